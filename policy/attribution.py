@@ -1,0 +1,54 @@
+"""Which affiliate an order belongs to, and self-referrals.
+
+Priority: a discount code equal to the affiliate's code; a ``ref`` note attribute; a
+``ref=CODE`` query parameter in the landing site. Codes compare case-insensitively. An
+order whose buyer email equals the affiliate's email earns nothing (self-referral).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass(frozen=True)
+class Candidate:
+    code: str
+    email: str
+
+
+@dataclass(frozen=True)
+class OrderSignals:
+    discount_codes: Sequence[str] = ()
+    ref_attribute: str | None = None
+    landing_site: str | None = None
+    buyer_emails: Sequence[str] = ()
+
+
+def _landing_ref(landing_site: str | None) -> str | None:
+    if not landing_site:
+        return None
+    values = parse_qs(urlsplit(landing_site).query).get("ref")
+    return values[0] if values else None
+
+
+def attribute(order: OrderSignals, affiliates: Iterable[Candidate]) -> tuple[Candidate | None, str]:
+    """The affiliate the order belongs to (or None) and a one-line why."""
+    by_code = {a.code.casefold(): a for a in affiliates}
+    found = None
+    for how, code in [
+        *(("discount code", c) for c in order.discount_codes),
+        ("ref attribute", order.ref_attribute),
+        ("landing site ref", _landing_ref(order.landing_site)),
+    ]:
+        if code and code.strip().casefold() in by_code:
+            found = (by_code[code.strip().casefold()], how)
+            break
+    if found is None:
+        return None, "no affiliate code on the order"
+    candidate, how = found
+    buyers = {e.strip().casefold() for e in order.buyer_emails if e}
+    if candidate.email.strip().casefold() in buyers:
+        return None, f"self-referral by {candidate.code} ({how}): no commission"
+    return candidate, f"attributed to {candidate.code} by {how}"

@@ -1,0 +1,144 @@
+"""The value and target commission of every line, recomputed from all known facts.
+
+    value(line)  = base - refunded(line) - returned in exchanges(line)
+                   + credit of the lines taken in exchange for it (less their refunds)
+                   - its share of amount-only refunds
+    target(line) = round_half_up(rate x max(0, value))        (0 while zeroed)
+
+All arithmetic is in integer minor units; every split is largest-remainder (ties to the
+line listed first), so parts always sum exactly and nothing drifts across partial refunds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from fractions import Fraction
+
+from ledger.money import Money, allocate, percent_of, round_half_up
+from policy.facts import OrderFacts
+from policy.notices import AddedLine, RefundCreated
+from policy.sale import Sale
+from policy.settings import AmountOnlyRefunds, ExchangeUpgrades
+
+
+@dataclass(frozen=True)
+class LineValue:
+    value: int  # effective commissionable value, minor units (0 while the order is zeroed)
+    target: Money
+
+
+@dataclass(frozen=True)
+class _Credit:
+    """A line added by an exchange or edit: its value and how much of it each line earns."""
+
+    value: int
+    quantity: int
+    shares: dict[str, int]
+
+
+def _minor(amount, currency: str) -> int:
+    return Money.rounded(amount, currency).minor
+
+
+def _prorated(whole: int, part_quantity: int, quantity: int) -> int:
+    return round_half_up(Fraction(whole * part_quantity, quantity)) if quantity else 0
+
+
+def _split(total: int, weights: list[int]) -> list[int]:
+    """Largest remainder; equal weights when every weight is zero."""
+    return allocate(total, weights if any(weights) else [1] * len(weights))
+
+
+def _credits(facts: OrderFacts, sale: Sale) -> tuple[dict[str, int], dict[str, _Credit]]:
+    """Value returned per line in exchanges, and the credit of every added line."""
+    returned: dict[str, int] = defaultdict(int)
+    credits: dict[str, _Credit] = {}
+
+    def credit(added: tuple[AddedLine, ...], total: int, weights: dict[str, int]) -> None:
+        values = [_minor(a.value, sale.currency) for a in added]
+        for line, value, credited in zip(added, values, _split(total, values) if added else []):
+            groups = list(weights)
+            shares = dict(zip(groups, _split(credited, [weights[g] for g in groups])))
+            credits[line.line_item_id] = _Credit(value, line.quantity, shares)
+
+    for exchange, mode in facts.exchanges:
+        weights: dict[str, int] = {}
+        for item in exchange.returned:
+            line = sale.line(item.line_item_id)
+            if line is None:
+                continue
+            value = _minor(item.value, sale.currency) if item.value is not None else _prorated(line.base.minor, item.quantity, line.quantity)
+            weights[line.line_item_id] = weights.get(line.line_item_id, 0) + value
+            returned[line.line_item_id] += value
+        if not weights:
+            continue
+        new_total = sum(_minor(a.value, sale.currency) for a in exchange.added)
+        total = new_total if mode is ExchangeUpgrades.COMMISSION else min(new_total, sum(weights.values()))
+        credit(exchange.added, total, weights)
+    if sale.lines:
+        anchor = {sale.lines[0].line_item_id: 1}
+        for edit, mode in facts.edits:
+            added_total = sum(_minor(a.value, sale.currency) for a in edit.added)
+            credit(edit.added, added_total if mode is ExchangeUpgrades.COMMISSION else 0, anchor)
+    return returned, credits
+
+
+def _refunded(refund: RefundCreated, sale: Sale, credits: dict[str, _Credit]) -> list[tuple[str, int]]:
+    """Refunded value per line of one refund, after a positive discrepancy."""
+    parts = []
+    for item in refund.lines:
+        if item.subtotal is not None:
+            tax = item.total_tax if sale.taxes_included else 0
+            value = _minor(item.subtotal - tax, sale.currency)
+        elif (line := sale.line(item.line_item_id)) is not None:
+            value = _prorated(line.base.minor, item.quantity, line.quantity)
+        elif (added := credits.get(item.line_item_id)) is not None:
+            value = _prorated(added.value, item.quantity, added.quantity)
+        else:
+            value = 0
+        parts.append((item.line_item_id, max(value, 0)))
+    shortfall = _minor(refund.discrepancy, sale.currency)
+    if shortfall > 0 and parts:
+        total = sum(v for _, v in parts)
+        cuts = _split(min(shortfall, total), [v for _, v in parts])
+        parts = [(line_id, value - cut) for (line_id, value), cut in zip(parts, cuts)]
+    return parts
+
+
+def line_values(facts: OrderFacts) -> dict[str, LineValue]:
+    """Value and target of every commission line of the order, in listing order."""
+    sale = facts.sale
+    if sale is None:
+        return {}
+    returned, credits = _credits(facts, sale)
+    refunded: dict[str, int] = defaultdict(int)
+    amount_only = 0
+    for refund, mode in facts.refunds:
+        for line_id, value in _refunded(refund, sale, credits):
+            refunded[line_id] += value
+        beyond_lines = -_minor(refund.discrepancy, sale.currency)
+        if beyond_lines > 0 and mode is AmountOnlyRefunds.PRORATE:
+            amount_only += beyond_lines
+
+    values: dict[str, int] = {}
+    for line in sale.lines:
+        value = line.base.minor - refunded[line.line_item_id] - returned[line.line_item_id]
+        for added_id, added in credits.items():
+            share = added.shares.get(line.line_item_id, 0)
+            if share and added.value:
+                kept = max(0, added.value - refunded[added_id])
+                value += round_half_up(Fraction(share * kept, added.value))
+        values[line.line_item_id] = max(0, value)
+
+    spread = min(amount_only, sum(values.values()))
+    if spread:
+        ids = list(values)
+        for line_id, cut in zip(ids, allocate(spread, [values[i] for i in ids])):
+            values[line_id] -= cut
+
+    result = {}
+    for line in sale.lines:
+        value = 0 if facts.zeroed else values[line.line_item_id]
+        result[line.line_item_id] = LineValue(value, percent_of(line.rate, value, sale.currency))
+    return result
