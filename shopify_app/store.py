@@ -1,0 +1,170 @@
+"""The SQL ledger store: ``ledger.book.Book``'s rules on database rows, scoped to one shop.
+
+Records are inserted, never updated. A draft whose identity (order, event key, line) is
+already stored with the same content is a replay and is skipped; different content raises
+``IdempotencyConflict``. Status moves forward through insert-only ``approvals`` and
+``payout_items`` rows, so a record's current status is derived, never written over.
+Callers hold the order's row lock (``services.lock_order``) while posting, which makes the
+read-compare-insert below race-free per order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Iterable, Sequence
+
+from sqlalchemy import case, literal, select
+from sqlmodel import Session
+
+from ledger.errors import IdempotencyConflict, InvariantViolation
+from ledger.invariants import check_line
+from ledger.money import Money
+from ledger.records import Draft, Kind, Record, Status, check_transition
+from shopify_app.tables import Approval, LedgerRecord, Payout, PayoutItem
+
+_STATUS = case(
+    (PayoutItem.record_id.is_not(None), literal(Status.PAID.value)),
+    (Approval.record_id.is_not(None), literal(Status.APPROVED.value)),
+    else_=LedgerRecord.created_status,
+)
+
+
+def _to_record(row: LedgerRecord, status: str) -> Record:
+    return Record(
+        id=row.id,
+        order_id=row.order_id,
+        line_item_id=row.line_item_id,
+        affiliate=row.affiliate,
+        kind=Kind(row.kind),
+        status=Status(status),
+        amount=Money(row.amount_minor, row.currency),
+        base=Money(row.base_minor, row.currency),
+        rate=Decimal(row.rate),
+        clawback=row.clawback,
+        reason=row.reason,
+        source=row.source,
+        event_key=row.event_key,
+        created_at=row.created_at,
+        approves_at=row.approves_at,
+        pairs_with=row.pairs_with,
+    )
+
+
+def _to_row(shop_id: int, draft: Draft, pairs_with: int | None) -> LedgerRecord:
+    return LedgerRecord(
+        shop_id=shop_id,
+        order_id=draft.order_id,
+        line_item_id=draft.line_item_id,
+        affiliate=draft.affiliate,
+        kind=draft.kind.value,
+        created_status=draft.status.value,
+        amount_minor=draft.amount.minor,
+        base_minor=draft.base.minor,
+        currency=draft.amount.currency,
+        rate=str(draft.rate),
+        pairs_with=pairs_with,
+        clawback=draft.clawback,
+        reason=draft.reason,
+        source=draft.source,
+        event_key=draft.event_key,
+        created_at=draft.created_at,
+        approves_at=draft.approves_at,
+    )
+
+
+def _with_status(session: Session, *where) -> list[Record]:
+    query = (
+        select(LedgerRecord, _STATUS)
+        .outerjoin(Approval, Approval.record_id == LedgerRecord.id)
+        .outerjoin(PayoutItem, PayoutItem.record_id == LedgerRecord.id)
+        .where(*where)
+        .order_by(LedgerRecord.id)
+    )
+    return [_to_record(row, status) for row, status in session.execute(query).all()]
+
+
+@dataclass(frozen=True)
+class LedgerStore:
+    """One shop's ledger. Every query is scoped to ``shop_id``."""
+
+    session: Session
+    shop_id: int
+
+    # -- reading ---------------------------------------------------------------------------
+    def records(self, order_id: str | None = None, affiliate: str | None = None) -> list[Record]:
+        where = [LedgerRecord.shop_id == self.shop_id]
+        if order_id is not None:
+            where.append(LedgerRecord.order_id == order_id)
+        if affiliate is not None:
+            where.append(LedgerRecord.affiliate == affiliate)
+        return _with_status(self.session, *where)
+
+    def records_in_status(self, status: Status) -> list[Record]:
+        return [r for r in self.records() if r.status is status]
+
+    # -- appending -------------------------------------------------------------------------
+    def post(self, order_id: str, drafts: Sequence[Draft]) -> list[Record]:
+        """Insert the drafts of one order; returns the records written (see module doc)."""
+        if not drafts:
+            return []
+        existing = self.records(order_id)
+        by_identity = {r.identity: r for r in existing}
+        commission = {r.line_item_id: r.id for r in existing if r.kind is Kind.COMMISSION}
+        written: list[Record] = []
+        for draft in drafts:
+            if draft.order_id != order_id:
+                raise InvariantViolation(f"draft for order {draft.order_id} posted with order {order_id}")
+            known = by_identity.get(draft.identity)
+            if known is not None:
+                if not known.same_content(draft):
+                    raise IdempotencyConflict(":".join(draft.identity), "a stored record differs")
+                continue
+            if draft.kind is Kind.COMMISSION:
+                pairs_with = None
+            elif draft.line_item_id in commission:
+                pairs_with = commission[draft.line_item_id]
+            else:
+                raise InvariantViolation(f"adjustment for order {order_id} line {draft.line_item_id} has no commission")
+            row = _to_row(self.shop_id, draft, pairs_with)
+            self.session.add(row)
+            self.session.flush()
+            record = _to_record(row, draft.status.value)
+            written.append(record)
+            by_identity[record.identity] = record
+            if draft.kind is Kind.COMMISSION:
+                commission[draft.line_item_id] = record.id
+        everything = existing + written
+        for line_id in {r.line_item_id for r in written}:
+            check_line([r for r in everything if r.line_item_id == line_id])
+        return written
+
+    # -- status transitions ----------------------------------------------------------------
+    def _current(self, record_ids: Iterable[int]) -> dict[int, Record]:
+        ids = list(record_ids)
+        found = {r.id: r for r in _with_status(self.session, LedgerRecord.shop_id == self.shop_id, LedgerRecord.id.in_(ids))}
+        missing = set(ids) - set(found)
+        if missing:
+            raise InvariantViolation(f"records {sorted(missing)} are not in this shop's ledger")
+        return found
+
+    def approve(self, record_ids: Sequence[int], at: datetime) -> None:
+        for record in self._current(record_ids).values():
+            check_transition(record.status, Status.APPROVED)
+            self.session.add(Approval(record_id=record.id, shop_id=self.shop_id, approved_at=at))
+        self.session.flush()
+
+    def pay(self, affiliate: str, currency: str, record_ids: Sequence[int], total: Money, at: datetime) -> Payout:
+        records = self._current(record_ids)
+        for record in records.values():
+            check_transition(record.status, Status.PAID)
+        if sum(r.amount.minor for r in records.values()) != total.minor:
+            raise InvariantViolation(f"payout total {total} is not the sum of its records")
+        payout = Payout(shop_id=self.shop_id, affiliate=affiliate, currency=currency, total_minor=total.minor, record_count=len(records), created_at=at)
+        self.session.add(payout)
+        self.session.flush()
+        for record_id in record_ids:
+            self.session.add(PayoutItem(record_id=record_id, shop_id=self.shop_id, payout_id=payout.id))
+        self.session.flush()
+        return payout
