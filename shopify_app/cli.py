@@ -1,18 +1,334 @@
-"""The ``clawback`` command line (stub until the web app lands)."""
+"""The ``clawback`` command line (docs/interfaces.md). JSON goes to stdout alone, messages to
+stderr; errors exit non-zero with one line saying why."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import sys
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from ledger.errors import LedgerError
+from policy.settings import SettingError
+from shopify_app import create_app, database_of, utcnow
+from shopify_app.config import Config, ConfigError
+from shopify_app.crypto import TokenCipher, load_key
+from shopify_app.db import Database
+from shopify_app.migrate import upgrade
+from shopify_app import services, worker
+from shopify_app.views import balance_json, inbox_summary, record_json, settings_json
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["demo"]:
-        print("clawback demo: will seed a demo shop with affiliates, orders, refunds and an exchange, then serve the admin at http://127.0.0.1:8080")
-        return 0
-    print("usage: clawback demo", file=sys.stderr)
-    return 2
+def _config() -> Config:
+    try:
+        return Config.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def _database(config: Config) -> Database:
+    database = Database(config.database_url)
+    if config.is_sqlite:
+        upgrade(database)  # the embedded default migrates itself; PostgreSQL uses `clawback db upgrade`
+    return database
+
+
+def _as_of(value: str | None) -> datetime:
+    if not value:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 time: {value!r}", param_hint="--as-of") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _emit_json(value: object) -> None:
+    click.echo(json.dumps(value, indent=2))
+
+
+class _Errors(click.Group):
+    """Turns the app's expected errors into one-line messages and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (services.NotFound, services.InvalidInput, SettingError, ConfigError, LedgerError) as exc:
+            raise click.ClickException(str(exc).strip("'\"")) from None
+
+
+@click.group(cls=_Errors)
+def main() -> None:
+    """Clawback: affiliate commissions that follow refunds, exchanges and chargebacks."""
+
+
+# -- database ---------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations to DATABASE_URL."""
+    config = _config()
+    upgrade(Database(config.database_url))
+    click.echo(f"database at {config.database_url.split('@')[-1]} is up to date", err=True)
+
+
+# -- shops, affiliates, settings -----------------------------------------------------------------
+
+
+@main.group()
+def shop() -> None:
+    """Shops."""
+
+
+@shop.command("add")
+@click.argument("domain")
+@click.option("--token", help="An Admin API access token (custom apps); stored encrypted.")
+def shop_add(domain: str, token: str | None) -> None:
+    """Register a shop without OAuth (custom apps, tests)."""
+    config = _config()
+    encrypted = TokenCipher(load_key(config)).encrypt(token) if token else None
+    with _database(config).transaction() as session:
+        added = services.add_shop(session, domain, utcnow(), encrypted)
+    click.echo(f"shop {added.domain} registered", err=True)
+
+
+@main.group()
+def affiliate() -> None:
+    """Affiliates."""
+
+
+@affiliate.command("add")
+@click.option("--shop", "domain", required=True)
+@click.option("--code", required=True)
+@click.option("--email", required=True)
+@click.option("--rate", help="Commission rate in percent; overrides the shop default.")
+@click.option("--approval-delay-days", type=click.IntRange(min=0), help="Overrides the shop's approval delay.")
+def affiliate_add(domain: str, code: str, email: str, rate: str | None, approval_delay_days: int | None) -> None:
+    """An affiliate whose code attributes orders."""
+    with _database(_config()).transaction() as session:
+        shop_row = services.find_shop(session, services.valid_shop_domain(domain))
+        added = services.add_affiliate(session, shop_row, code, email, utcnow(), rate, approval_delay_days)
+    click.echo(f"affiliate {added.code} added to {shop_row.domain}", err=True)
+
+
+@main.group()
+def settings() -> None:
+    """The shop's policy settings."""
+
+
+@settings.command("show")
+@click.option("--shop", "domain", required=True)
+@FORMAT
+def settings_show(domain: str, fmt: str) -> None:
+    with _database(_config()).transaction() as session:
+        current = services.shop_settings(services.find_shop(session, services.valid_shop_domain(domain)))
+    if fmt == "json":
+        _emit_json(settings_json(current))
+    else:
+        for key, value in current.as_strings().items():
+            click.echo(f"{key}={value}")
+
+
+@settings.command("set")
+@click.option("--shop", "domain", required=True)
+@click.argument("assignments", nargs=-1, required=True)
+def settings_set(domain: str, assignments: tuple[str, ...]) -> None:
+    """Set KEY=VALUE pairs (all or nothing)."""
+    pairs = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="ASSIGNMENTS")
+        pairs[key.strip()] = value
+    with _database(_config()).transaction() as session:
+        shop_row = services.find_shop(session, services.valid_shop_domain(domain))
+        services.update_settings(shop_row, pairs)
+        session.add(shop_row)
+    click.echo(f"settings of {shop_row.domain} updated: {', '.join(pairs)}", err=True)
+
+
+# -- ledger jobs and reports -----------------------------------------------------------------------
+
+
+@main.command("approve-due")
+@click.option("--shop", "domain")
+@click.option("--as-of", "as_of")
+@FORMAT
+def approve_due(domain: str | None, as_of: str | None, fmt: str) -> None:
+    """Approve every pending record whose time has come."""
+    moment = _as_of(as_of)
+    with _database(_config()).transaction() as session:
+        shops = [services.find_shop(session, services.valid_shop_domain(domain))] if domain else services.all_shops(session)
+        approved = {s.domain: services.approve_due(session, s, moment) for s in shops}
+    if fmt == "json":
+        _emit_json({"as_of": moment.isoformat(), "approved": {d: [str(i) for i in ids] for d, ids in approved.items()}})
+    else:
+        for shop_domain, ids in approved.items():
+            click.echo(f"{shop_domain}: {len(ids)} records approved as of {moment.isoformat()}")
+
+
+@main.group()
+def payouts() -> None:
+    """Payouts."""
+
+
+@payouts.command("run")
+@click.option("--shop", "domain", required=True)
+@click.option("--as-of", "as_of")
+@FORMAT
+def payouts_run(domain: str, as_of: str | None, fmt: str) -> None:
+    """Create payouts from approved, unpaid records."""
+    moment = _as_of(as_of)
+    with _database(_config()).transaction() as session:
+        created = services.run_payouts(session, services.find_shop(session, services.valid_shop_domain(domain)), moment)
+        rows = [services.payout_json(p) for p in created]
+    if fmt == "json":
+        _emit_json({"payouts": rows})
+    else:
+        for row in rows:
+            click.echo(f"payout {row['id']}: {row['affiliate']} {row['total']} {row['currency']} ({row['records']} records)")
+        if not rows:
+            click.echo("no payout due")
+
+
+@main.command("export")
+@click.option("--shop", "domain", required=True)
+@click.option("--order", "order_id")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+def export(domain: str, order_id: str | None, fmt: str) -> None:
+    """Ledger records, in creation order."""
+    with _database(_config()).transaction() as session:
+        records = [record_json(r) for r in services.export_records(session, services.find_shop(session, services.valid_shop_domain(domain)), order_id)]
+    if fmt == "json":
+        _emit_json({"records": records})
+        return
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(records[0]) if records else ["id"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    click.echo(out.getvalue(), nl=False)
+
+
+@main.command("balances")
+@click.option("--shop", "domain", required=True)
+@FORMAT
+def balances(domain: str, fmt: str) -> None:
+    """Balances per affiliate."""
+    with _database(_config()).transaction() as session:
+        shop_row = services.find_shop(session, services.valid_shop_domain(domain))
+        flagged = {a.code: a.flagged for a in services.affiliates(session, shop_row)}
+        rows = [balance_json(b, flagged.get(b.affiliate, False)) for b in services.balances(session, shop_row)]
+    if fmt == "json":
+        _emit_json({"balances": rows})
+        return
+    for row in rows:
+        click.echo(f"{row['affiliate']} {row['currency']}: pending {row['pending']}, payable {row['payable']}, paid {row['paid']}, owed {row['owed']}")
+
+
+@main.command("inbox")
+@FORMAT
+def inbox(fmt: str) -> None:
+    """Stored webhook deliveries by status, and those needing attention."""
+    config = _config()
+    with _database(config).transaction() as session:
+        summary = inbox_summary(session, utcnow(), config.parked_attention_hours)
+    if fmt == "json":
+        _emit_json(summary)
+        return
+    click.echo(", ".join(f"{k}: {v}" for k, v in summary["counts"].items()) or "no deliveries")
+    for item in summary["attention"]:
+        click.echo(f"attention: delivery {item['id']} {item['topic']} {item['status']}: {item['why']}")
+
+
+# -- processing and serving --------------------------------------------------------------------------
+
+
+@main.command("worker")
+@click.option("--until-idle", is_flag=True, help="Exit once every stored delivery has been tried in this run.")
+def worker_command(until_idle: bool) -> None:
+    """Process received webhooks, retry parked ones, run due approvals."""
+    config = _config()
+    report = worker.run(_database(config), config, until_idle=until_idle)
+    click.echo(f"tried {report.tried}: " + ", ".join(f"{k} {v}" for k, v in sorted(report.statuses.items())) + f"; approved {report.approved}", err=True)
+
+
+def _serve(config: Config, host: str, port: int, run_worker: bool, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    app = create_app(config)
+    if run_worker:
+        thread = threading.Thread(target=worker.run, args=(database_of(app), config), daemon=True, name="clawback-worker")
+        thread.start()
+
+    class _Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return app
+
+    _Server().run()
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--no-worker", is_flag=True, help="Do not run the worker in this process.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="gunicorn worker processes")
+def serve(host: str, port: int, no_worker: bool, workers: int) -> None:
+    """The web app (gunicorn); on the embedded default it also runs the worker in-process."""
+    config = _config()
+    _serve(config, host, port, run_worker=config.is_sqlite and not no_worker, workers=workers)
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Seed the demo shop and exit.")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """A ready demo on SQLite: a shop, affiliates, orders with refunds and an exchange."""
+    from shopify_app.demo import seed
+
+    config = _config()
+    if not config.is_sqlite:
+        raise click.ClickException("the demo runs on the embedded SQLite default; unset DATABASE_URL")
+    database = _database(config)
+    click.echo(seed(database, config), err=True)
+    if not no_serve:
+        click.echo(f"serving http://{host}:{port} (Ctrl-C stops)", err=True)
+        _serve(config, host, port, run_worker=True, workers=1)
+
+
+@main.command("replay")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--topic", required=True)
+@click.option("--shop", "domain", required=True)
+@click.option("--url", help="Webhook endpoint; default: SHOPIFY_APP_URL/webhooks.")
+def replay(file: Path, topic: str, domain: str, url: str | None) -> None:
+    """Send a payload file as a correctly signed Shopify webhook."""
+    from shopify_app.replay import send
+
+    config = _config()
+    status = send(file.read_bytes(), topic, services.valid_shop_domain(domain), config, url)
+    click.echo(f"{topic} -> {status}", err=True)
+    if not 200 <= status < 300:
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -213,3 +213,18 @@ def add_affiliate(
     session.add(affiliate)
     session.flush()
     return affiliate
+
+
+def all_shops(session: Session) -> list[Shop]:
+    return list(session.scalars(select(Shop).order_by(Shop.id)))
+
+
+def payout_json(payout: Payout) -> dict:
+    return {
+        "id": str(payout.id),
+        "affiliate": payout.affiliate,
+        "currency": payout.currency,
+        "total": str(Money(payout.total_minor, payout.currency)),
+        "records": payout.record_count,
+        "created_at": payout.created_at.isoformat(),
+    }

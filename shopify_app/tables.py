@@ -56,6 +56,7 @@ class OrderRow(SQLModel, table=True):
     has_sale: bool = False
     parked_count: int = 0
     facts_json: str = Field(sa_column=Column(Text, nullable=False))
+    lines_json: str | None = Field(default=None, sa_column=Column(Text))  # latest priced lines, no PII
     created_at: datetime
     updated_at: datetime
 

@@ -109,6 +109,7 @@ def upgrade() -> None:
     sa.Column('has_sale', sa.Boolean(), nullable=False),
     sa.Column('parked_count', sa.Integer(), nullable=False),
     sa.Column('facts_json', sa.Text(), nullable=False),
+    sa.Column('lines_json', sa.Text(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], ),
