@@ -112,10 +112,14 @@ def translate_delivery(session: Session, shop: Shop, delivery: WebhookDelivery, 
         return Translation(delta.order_id, (translate.edit_notice(delta, _priced_snapshot(session, shop, delta.order_id, facts)),))
     if topic in RETURN_TOPICS:
         ret = translate.return_from_payload(payload)
-        if not ret.exchanged or ret.order_id is None or topic in {"returns/cancel", "returns/decline", "returns/request"}:
+        if topic in {"returns/cancel", "returns/decline", "returns/request", "returns/reopen", "returns/update", "returns/close"}:
+            return Translation(ret.order_id, (), f"return {ret.return_id} {ret.status}: nothing exchanged yet")
+        if not ret.complete or ret.order_id is None:
+            # Thin bodies (returns/close, null exchange line items) must be fetched: the
+            # Admin API gateway is not built yet, so the delivery retries, then fails visibly.
+            raise translate.NeedsFetch(f"return {ret.return_id} does not list its lines; fetch the Return")
+        if not ret.exchanged:
             return Translation(ret.order_id, (), f"return {ret.return_id} {ret.status}: no exchange to apply")
-        if not ret.complete:
-            raise translate.NeedsFetch(f"return {ret.return_id} lists no exchange lines with prices")
         facts = services.order_facts(session, shop, ret.order_id)
         notice = translate.exchange_notice(ret, _priced_snapshot(session, shop, ret.order_id, facts), occurred_at=now)
         return Translation(ret.order_id, (notice,) if notice else ())

@@ -77,17 +77,20 @@ def _apply(session: Session, delivery: WebhookDelivery, now: datetime) -> str:
     translation = translate_delivery(session, shop, delivery, now)
     delivery.order_id = translation.order_id
     delivery.last_error = translation.note or None
-    status = "done" if translation.notices else "ignored"
+    effects = set()
     for notice in translation.notices:
         outcome = services.apply_notice(session, shop, notice, now)
         delivery.notice_key = notice.key
-        if outcome.effect is Effect.PARKED:
-            status = "parked"
+        effects.add(outcome.effect)
         if outcome.notes:
             delivery.last_error = "; ".join(outcome.notes)
         if outcome.facts.sale is not None and notice.key.startswith("order:"):
             _release_parked(session, shop, notice.order_id, now)
-    return status
+    # A delivery that only repeated what was known (a duplicate, a second paid payload) is
+    # "ignored", whichever worker saw it first, so concurrent runs end in the same statuses.
+    if Effect.PARKED in effects:
+        return "parked"
+    return "done" if Effect.APPLIED in effects else "ignored"
 
 
 def _release_parked(session: Session, shop: Shop, order_id: str, now: datetime) -> None:
