@@ -133,7 +133,7 @@ def settings() -> None:
 @click.option("--shop", "domain", required=True)
 @FORMAT
 def settings_show(domain: str, fmt: str) -> None:
-    with _database(_config()).transaction() as session:
+    with _database(_config()).reading() as session:
         current = services.shop_settings(services.find_shop(session, services.valid_shop_domain(domain)))
     if fmt == "json":
         _emit_json(settings_json(current))
@@ -210,7 +210,7 @@ def payouts_run(domain: str, as_of: str | None, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
 def export(domain: str, order_id: str | None, fmt: str) -> None:
     """Ledger records, in creation order."""
-    with _database(_config()).transaction() as session:
+    with _database(_config()).reading() as session:
         records = [record_json(r) for r in services.export_records(session, services.find_shop(session, services.valid_shop_domain(domain)), order_id)]
     if fmt == "json":
         _emit_json({"records": records})
@@ -227,7 +227,7 @@ def export(domain: str, order_id: str | None, fmt: str) -> None:
 @FORMAT
 def balances(domain: str, fmt: str) -> None:
     """Balances per affiliate."""
-    with _database(_config()).transaction() as session:
+    with _database(_config()).reading() as session:
         shop_row = services.find_shop(session, services.valid_shop_domain(domain))
         flagged = {a.code: a.flagged for a in services.affiliates(session, shop_row)}
         rows = [balance_json(b, flagged.get(b.affiliate, False)) for b in services.balances(session, shop_row)]
@@ -243,7 +243,7 @@ def balances(domain: str, fmt: str) -> None:
 def inbox(fmt: str) -> None:
     """Stored webhook deliveries by status, and those needing attention."""
     config = _config()
-    with _database(config).transaction() as session:
+    with _database(config).reading() as session:
         summary = inbox_summary(session, utcnow(), config.parked_attention_hours)
     if fmt == "json":
         _emit_json(summary)

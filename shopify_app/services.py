@@ -139,6 +139,12 @@ def run_payouts(session: Session, shop: Shop, as_of: datetime) -> list[Payout]:
 
 
 def balances(session: Session, shop: Shop) -> list[Balance]:
+    """Balances per affiliate from the running totals (checked against the fold in tests)."""
+    return LedgerStore(session, shop.id).balances()
+
+
+def folded_balances(session: Session, shop: Shop) -> list[Balance]:
+    """Balances folded from every record: the definition ``balances`` must always equal."""
     return list(fold_balances(LedgerStore(session, shop.id).records()).values())
 
 

@@ -16,13 +16,16 @@ from decimal import Decimal
 from typing import Iterable, Sequence
 
 from sqlalchemy import case, literal, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from ledger.balances import Balance
 from ledger.errors import IdempotencyConflict, InvariantViolation
 from ledger.invariants import check_line
 from ledger.money import Money
 from ledger.records import Draft, Kind, Record, Status, check_transition
-from shopify_app.tables import Approval, LedgerRecord, Payout, PayoutItem
+from shopify_app.tables import Approval, BalanceTotal, LedgerRecord, Payout, PayoutItem
 
 _STATUS = case(
     (PayoutItem.record_id.is_not(None), literal(Status.PAID.value)),
@@ -102,7 +105,46 @@ class LedgerStore:
         return _with_status(self.session, *where)
 
     def records_in_status(self, status: Status) -> list[Record]:
-        return [r for r in self.records() if r.status is status]
+        return _with_status(self.session, LedgerRecord.shop_id == self.shop_id, _STATUS == status.value)
+
+    def balances(self) -> list[Balance]:
+        """Balances from the running totals (see ``BalanceTotal``), per affiliate and currency."""
+        sums: dict[tuple[str, str], dict[str, int]] = {}
+        rows = self.session.scalars(
+            select(BalanceTotal).where(BalanceTotal.shop_id == self.shop_id).order_by(BalanceTotal.affiliate, BalanceTotal.currency)
+        )
+        for row in rows:
+            sums.setdefault((row.affiliate, row.currency), {})[row.status] = row.amount_minor
+        return [
+            Balance(affiliate, currency, *(Money(by.get(s.value, 0), currency) for s in (Status.PENDING, Status.APPROVED, Status.PAID)))
+            for (affiliate, currency), by in sums.items()
+        ]
+
+    def _bump(self, changes: dict[tuple[str, str, str], tuple[int, int]]) -> None:
+        """Add ``(amount, count)`` to the running totals, in key order (no lock-order deadlocks)."""
+        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        for (affiliate, currency, status), (amount, count) in sorted(changes.items()):
+            statement = insert(BalanceTotal).values(
+                shop_id=self.shop_id, affiliate=affiliate, currency=currency, status=status, amount_minor=amount, record_count=count
+            )
+            self.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["shop_id", "affiliate", "currency", "status"],
+                    set_={
+                        "amount_minor": BalanceTotal.amount_minor + statement.excluded.amount_minor,
+                        "record_count": BalanceTotal.record_count + statement.excluded.record_count,
+                    },
+                )
+            )
+
+    def _move_totals(self, records: Iterable[Record], to: Status) -> None:
+        changes: dict[tuple[str, str, str], tuple[int, int]] = {}
+        for record in records:
+            for status, sign in ((record.status.value, -1), (to.value, 1)):
+                key = (record.affiliate, record.currency, status)
+                amount, count = changes.get(key, (0, 0))
+                changes[key] = (amount + sign * record.amount.minor, count + sign)
+        self._bump(changes)
 
     # -- appending -------------------------------------------------------------------------
     def post(self, order_id: str, drafts: Sequence[Draft]) -> list[Record]:
@@ -138,6 +180,12 @@ class LedgerStore:
         everything = existing + written
         for line_id in {r.line_item_id for r in written}:
             check_line([r for r in everything if r.line_item_id == line_id])
+        changes: dict[tuple[str, str, str], tuple[int, int]] = {}
+        for record in written:
+            key = (record.affiliate, record.currency, record.status.value)
+            amount, count = changes.get(key, (0, 0))
+            changes[key] = (amount + record.amount.minor, count + 1)
+        self._bump(changes)
         return written
 
     # -- status transitions ----------------------------------------------------------------
@@ -150,10 +198,12 @@ class LedgerStore:
         return found
 
     def approve(self, record_ids: Sequence[int], at: datetime) -> None:
-        for record in self._current(record_ids).values():
+        records = self._current(record_ids).values()
+        for record in records:
             check_transition(record.status, Status.APPROVED)
             self.session.add(Approval(record_id=record.id, shop_id=self.shop_id, approved_at=at))
         self.session.flush()
+        self._move_totals(records, Status.APPROVED)
 
     def pay(self, affiliate: str, currency: str, record_ids: Sequence[int], total: Money, at: datetime) -> Payout:
         records = self._current(record_ids)
@@ -167,4 +217,5 @@ class LedgerStore:
         for record_id in record_ids:
             self.session.add(PayoutItem(record_id=record_id, shop_id=self.shop_id, payout_id=payout.id))
         self.session.flush()
+        self._move_totals(records.values(), Status.PAID)
         return payout

@@ -119,6 +119,21 @@ class PayoutItem(SQLModel, table=True):
     payout_id: int = Field(foreign_key="payouts.id", index=True)
 
 
+class BalanceTotal(SQLModel, table=True):
+    """Running sums per affiliate, currency and status: a projection of the ledger kept in
+    the same transaction as every append and transition, so reading balances costs one row
+    per affiliate instead of a fold over every record. The fold stays the truth: tests
+    compare the two after every scenario."""
+
+    __tablename__ = "balance_totals"
+    shop_id: int = Field(foreign_key="shops.id", primary_key=True)
+    affiliate: str = Field(primary_key=True)
+    currency: str = Field(primary_key=True)
+    status: str = Field(primary_key=True)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    record_count: int
+
+
 class WebhookDelivery(SQLModel, table=True):
     """The durable inbox: every verified delivery, stored before Shopify gets its 200."""
 

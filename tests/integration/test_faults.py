@@ -18,7 +18,7 @@ from shopify_app import worker
 from shopify_app.config import Config
 from shopify_app.db import Database
 from shopify_app.migrate import upgrade
-from tests.support.deliveries import enqueue, inbox_statuses, ledger_outcome, setup_shop, workload
+from tests.support.deliveries import balances_agree, enqueue, inbox_statuses, ledger_outcome, setup_shop, workload
 
 CLAWBACK = str(Path(sys.executable).with_name("clawback"))
 
@@ -66,6 +66,7 @@ def test_sigkill_mid_batch_loses_nothing_and_applies_nothing_twice(database, tmp
     worker.run(database, Config(database_url=database.url), until_idle=True)
     assert inbox_statuses(database) == expected_inbox
     assert ledger_outcome(database) == expected
+    assert balances_agree(database)
 
 
 @pytest.mark.postgres
@@ -88,3 +89,4 @@ def test_two_workers_racing_on_the_same_orders_give_the_exact_result(database, t
     worker.run(database, Config(database_url=database.url), until_idle=True)
     assert inbox_statuses(database) == expected_inbox
     assert ledger_outcome(database) == expected
+    assert balances_agree(database)

@@ -36,6 +36,7 @@ def test_worked_example_2_clawback_after_payout(database) -> None:
     ]
     with database.transaction() as s:
         [balance] = services.balances(s, services.find_shop(s, SHOP))
+        assert [balance] == services.folded_balances(s, services.find_shop(s, SHOP))
     assert (str(balance.paid), str(balance.owed), str(balance.payable)) == ("40.00", "20.00", "0.00")
 
 

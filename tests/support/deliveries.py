@@ -61,7 +61,7 @@ def workload(orders: int, seed: int = 7) -> list[tuple[str, dict]]:
 
 def ledger_outcome(database: Database, domain: str = SHOP) -> list[tuple]:
     """The ledger without ids and times: what must be identical across runs."""
-    with database.transaction() as session:
+    with database.reading() as session:
         records = services.export_records(session, services.find_shop(session, domain))
     return sorted((r.order_id, r.line_item_id, r.kind.value, r.source, str(r.amount), str(r.base), r.status.value) for r in records)
 
@@ -69,5 +69,14 @@ def ledger_outcome(database: Database, domain: str = SHOP) -> list[tuple]:
 def inbox_statuses(database: Database) -> dict[str, int]:
     from sqlalchemy import func, select
 
-    with database.transaction() as session:
+    with database.reading() as session:
         return dict(session.execute(select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)).all())
+
+
+def balances_agree(database: Database, domain: str = SHOP) -> bool:
+    """The running totals equal the fold over every record (the projection's definition)."""
+    with database.reading() as session:
+        shop = services.find_shop(session, domain)
+        key = lambda b: (b.affiliate, b.currency)  # noqa: E731
+        projected, folded = sorted(services.balances(session, shop), key=key), sorted(services.folded_balances(session, shop), key=key)
+    return projected == folded and len(folded) > 0

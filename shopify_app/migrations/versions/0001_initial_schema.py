@@ -31,6 +31,16 @@ def upgrade() -> None:
     with op.batch_alter_table('shops', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_shops_domain'), ['domain'], unique=True)
 
+    op.create_table('balance_totals',
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('affiliate', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+    sa.Column('record_count', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], ),
+    sa.PrimaryKeyConstraint('shop_id', 'affiliate', 'currency', 'status')
+    )
     op.create_table('webhook_deliveries',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('webhook_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -189,6 +199,7 @@ def _append_only_triggers() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('balance_totals')
     if op.get_bind().dialect.name == "postgresql":
         for table in APPEND_ONLY:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
