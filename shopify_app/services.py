@@ -25,6 +25,7 @@ from policy.engine import Outcome, apply
 from policy.facts import OrderFacts
 from policy.notices import Notice
 from policy.settings import SettingError, Settings, parse
+from policy.signals import affiliate_signals
 from shopify_app.codec import facts_from_json, facts_to_json
 from shopify_app.store import LedgerStore
 from shopify_app.tables import Affiliate, OrderRow, Payout, Shop
@@ -128,6 +129,19 @@ def approve_due(session: Session, shop: Shop, as_of: datetime) -> list[int]:
     ids = due_for_approval(pending, as_of, by_order)
     store.approve(ids, as_of)
     return ids
+
+
+def refresh_signals(session: Session, shop: Shop, as_of: datetime) -> list[str]:
+    """Recompute every affiliate's flag from its records; returns the codes now flagged."""
+    signals = affiliate_signals(LedgerStore(session, shop.id).records(), as_of, shop_settings(shop))
+    flagged = []
+    for row in affiliates(session, shop):
+        signal = signals.get(row.code)
+        row.flagged = bool(signal and signal.flagged)
+        session.add(row)
+        if row.flagged:
+            flagged.append(row.code)
+    return flagged
 
 
 def run_payouts(session: Session, shop: Shop, as_of: datetime) -> list[Payout]:

@@ -129,9 +129,14 @@ def process_next(database: Database, config: Config, now: datetime, due_by: date
         return delivery.id, status
 
 
-def approve_all_due(database: Database, as_of: datetime) -> int:
+def periodic_jobs(database: Database, as_of: datetime) -> int:
+    """Due approvals and affiliate risk flags, per shop; returns how many records were approved."""
+    approved = 0
     with database.transaction() as session:
-        return sum(len(services.approve_due(session, shop, as_of)) for shop in session.scalars(select(Shop)).all())
+        for shop in services.all_shops(session):
+            approved += len(services.approve_due(session, shop, as_of))
+            services.refresh_signals(session, shop, as_of)
+    return approved
 
 
 def run(
@@ -158,7 +163,7 @@ def run(
             report.count(status)
             continue
         if last_approval is None or now - last_approval > timedelta(minutes=1):
-            report.approved += approve_all_due(database, now)
+            report.approved += periodic_jobs(database, now)
             last_approval = now
         if until_idle:
             break
