@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import sys
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import click
 
 from ledger.errors import LedgerError
 from policy.settings import SettingError
-from shopify_app import create_app, database_of, utcnow
+from shopify_app import create_app, utcnow
 from shopify_app.config import Config, ConfigError
 from shopify_app.crypto import TokenCipher, load_key
 from shopify_app.db import Database
@@ -266,21 +265,38 @@ def worker_command(until_idle: bool) -> None:
 
 
 def _serve(config: Config, host: str, port: int, run_worker: bool, workers: int) -> None:
+    """gunicorn with ``workers`` processes; on the embedded default the worker loop runs too.
+
+    A database connection must never cross a fork (SQLite's lock bookkeeping is per
+    process, and pooled PostgreSQL sockets would be shared), so the master migrates, closes
+    its connections and opens none again; each gunicorn worker builds its own app after the
+    fork. The worker loop runs as ``clawback worker`` in a fresh child process started and
+    stopped with the server: a forked child would inherit gunicorn's signal handlers.
+    """
+    import subprocess
+
     from gunicorn.app.base import BaseApplication
 
-    app = create_app(config)
-    if run_worker:
-        thread = threading.Thread(target=worker.run, args=(database_of(app), config), daemon=True, name="clawback-worker")
-        thread.start()
+    _database(config).dispose()
+    children: list[subprocess.Popen] = []
+
+    def when_ready(_server) -> None:
+        if run_worker:
+            children.append(subprocess.Popen([sys.executable, "-m", "shopify_app.cli", "worker"]))
+
+    def on_exit(_server) -> None:
+        for child in children:
+            child.terminate()
+            child.wait(timeout=30)
 
     class _Server(BaseApplication):
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
+            for key, value in {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
+                               "when_ready": when_ready, "on_exit": on_exit}.items():
+                self.cfg.set(key, value)
 
         def load(self):
-            return app
+            return create_app(config, migrate=False)
 
     _Server().run()
 
