@@ -51,7 +51,8 @@ class Outcome:
     facts: OrderFacts
     drafts: tuple[Draft, ...]
     effect: Effect
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # for the history: why something was not applied
+    review: tuple[str, ...] = ()  # money held for a merchant's decision (amount_only_refunds=review)
 
 
 @dataclass
@@ -155,7 +156,7 @@ def _adjustments(facts: OrderFacts, notice: Notice, lines: dict[str, _Line], now
         diff = after.target.minor - before.net
         if diff == 0:
             continue
-        clawback = before.status is Status.PAID
+        clawback = before.status is Status.PAID and diff < 0  # a reinstatement on a paid line is owed, not deducted
         status = {Status.PENDING: Status.PENDING, Status.REJECTED: Status.REJECTED}.get(before.status, Status.APPROVED)
         line = sale.line(line_id)
         drafts.append(
@@ -181,7 +182,8 @@ def _adjustments(facts: OrderFacts, notice: Notice, lines: dict[str, _Line], now
 
 
 def _record(facts: OrderFacts, notice: Notice, settings: Settings) -> tuple[OrderFacts, Effect, tuple[str, ...]]:
-    """Add a (non-sale) notice to the facts; settings that decide how it counts are frozen in."""
+    """Add a (non-sale) notice to the facts; settings that decide how it counts are frozen in.
+    Returns the grown facts, the effect, and what is held for review."""
     if isinstance(notice, RefundCreated):
         notes = ()
         if notice.discrepancy < 0 and settings.amount_only_refunds is AmountOnlyRefunds.REVIEW:
@@ -231,12 +233,12 @@ def apply(facts: OrderFacts, notice: Notice, records: Sequence[Record], settings
         return _apply_sale(facts, notice, records, settings, now)
     if facts.sale is None:
         return Outcome(replace(facts, parked=facts.parked + (notice,)), (), Effect.PARKED)
-    grown, effect, notes = _record(facts, notice, settings)
+    grown, effect, review = _record(facts, notice, settings)
     grown = grown.saw(notice.key, fingerprint(notice))
     if effect is not Effect.APPLIED:
-        return Outcome(grown, (), effect, notes)
+        return Outcome(grown, (), effect, review=review)
     drafts = _adjustments(grown, notice, _lines(grown, records), now)
-    return Outcome(grown, tuple(drafts), Effect.APPLIED, notes)
+    return Outcome(grown, tuple(drafts), Effect.APPLIED, review=review)
 
 
 def _apply_sale(facts: OrderFacts, notice: OrderPaid, records: Sequence[Record], settings: Settings, now: datetime) -> Outcome:
@@ -250,14 +252,15 @@ def _apply_sale(facts: OrderFacts, notice: OrderPaid, records: Sequence[Record],
     for draft in drafts:
         lines[draft.line_item_id] = _Line(draft.amount.minor, draft.base.minor, draft.status, draft.approves_at)
     notes: list[str] = []
+    review: list[str] = []
     for parked in facts.parked:
         try:
-            grown, effect, parked_notes = _record(grown, parked, settings)
+            grown, effect, parked_review = _record(grown, parked, settings)
         except IdempotencyConflict as conflict:
             notes.append(f"parked {parked.key} not applied: {conflict}")
             continue
         grown = grown.saw(parked.key, fingerprint(parked))
-        notes.extend(parked_notes)
+        review.extend(parked_review)
         if effect is Effect.APPLIED:
             drafts.extend(_adjustments(grown, parked, lines, now))
-    return Outcome(grown, tuple(drafts), Effect.APPLIED, tuple(notes))
+    return Outcome(grown, tuple(drafts), Effect.APPLIED, tuple(notes), tuple(review))

@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
+import requests
+from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import LedgerError
 from policy.settings import SettingError
@@ -20,7 +22,7 @@ from shopify_app.crypto import TokenCipher, load_key
 from shopify_app.db import Database
 from shopify_app.migrate import upgrade
 from shopify_app import services, worker
-from shopify_app.views import balance_json, inbox_summary, record_json, settings_json
+from shopify_app.views import RECORD_FIELDS, balance_json, inbox_summary, record_json, settings_json
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 
@@ -61,6 +63,11 @@ class _Errors(click.Group):
             return super().invoke(ctx)
         except (services.NotFound, services.InvalidInput, SettingError, ConfigError, LedgerError) as exc:
             raise click.ClickException(str(exc).strip("'\"")) from None
+        except SQLAlchemyError as exc:
+            raise click.ClickException(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        except requests.RequestException as exc:
+            url = exc.request.url if exc.request is not None else "the webhook endpoint"
+            raise click.ClickException(f"could not reach {url}: {type(exc).__name__}") from None
 
 
 @click.group(cls=_Errors)
@@ -215,7 +222,7 @@ def export(domain: str, order_id: str | None, fmt: str) -> None:
         _emit_json({"records": records})
         return
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(records[0]) if records else ["id"], lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=RECORD_FIELDS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(records)
     click.echo(out.getvalue(), nl=False)

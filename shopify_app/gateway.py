@@ -39,6 +39,7 @@ class Translation:
     order_id: str | None
     notices: tuple[Notice, ...]
     note: str = ""
+    acted: bool = False  # a shop-level action was taken (uninstall, privacy request)
 
 
 def referral_for(session: Session, shop: Shop, signals: translate.OrderSignals) -> tuple[Referral | None, str]:
@@ -127,13 +128,13 @@ def translate_delivery(session: Session, shop: Shop, delivery: WebhookDelivery, 
         shop.uninstalled_at = now
         shop.access_token_encrypted = None
         session.add(shop)
-        return Translation(None, (), "app uninstalled: access token dropped")
+        return Translation(None, (), "app uninstalled: access token dropped", acted=True)
     if topic in COMPLIANCE_TOPICS:
-        return Translation(None, (), _comply(session, shop, topic, payload))
+        return Translation(None, (), _comply(session, shop, topic, payload, delivery), acted=True)
     return Translation(None, (), f"topic {topic} moves no commission")
 
 
-def _comply(session: Session, shop: Shop, topic: str, payload: Mapping[str, Any]) -> str:
+def _comply(session: Session, shop: Shop, topic: str, payload: Mapping[str, Any], delivery: WebhookDelivery) -> str:
     """Privacy requests. Ledger amounts stay (they hold no personal data); stored webhook
     bodies, which do, are redacted once processed."""
     if topic == "customers/data_request":
@@ -147,4 +148,5 @@ def _comply(session: Session, shop: Shop, topic: str, payload: Mapping[str, Any]
         shop.access_token_encrypted = None
         session.add(shop)
     count = session.execute(update(WebhookDelivery).where(*where).values(body=REDACTED)).rowcount
+    delivery.body = REDACTED  # the request itself names the customer
     return f"{topic}: {count} stored bodies redacted"

@@ -46,6 +46,10 @@ def record_json(record: Record) -> dict:
     }
 
 
+RECORD_FIELDS = ["id", "order_id", "line_item_id", "affiliate", "kind", "status", "amount", "currency", "base", "rate",
+                 "pairs_with", "clawback", "reason", "source", "created_at", "approves_at"]
+
+
 def balance_json(balance: Balance, flagged: bool) -> dict:
     return {
         "affiliate": balance.affiliate,
@@ -70,7 +74,7 @@ def inbox_summary(session: Session, now: datetime, parked_attention_hours: int) 
     rows = session.scalars(
         select(WebhookDelivery)
         .where(
-            (WebhookDelivery.status.in_(["failed", "conflict"]))
+            (WebhookDelivery.status.in_(["failed", "conflict", "review"]))
             | ((WebhookDelivery.status == "parked") & (WebhookDelivery.received_at < old))
         )
         .order_by(WebhookDelivery.id)

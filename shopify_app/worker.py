@@ -32,7 +32,7 @@ from shopify_app.config import Config
 from shopify_app.db import Database
 from shopify_app.gateway import translate_delivery
 from shopify_app.tables import Shop, WebhookDelivery
-from shopify_app.webhooks.translate import PayloadError
+from shopify_app.webhooks.translate import PayloadError, order_id_of, parse_json
 
 log = logging.getLogger("clawback.worker")
 
@@ -69,28 +69,41 @@ def _claim(session: Session, due_by: datetime, skip: set[int], postgres: bool) -
     return session.scalars(query).first()
 
 
+def _order_id(delivery: WebhookDelivery) -> str | None:
+    """The order a delivery concerns, known before processing so that a failed or conflicting
+    delivery still names it (for people, and for ``customers/redact``)."""
+    try:
+        return order_id_of(delivery.topic, parse_json(delivery.body))
+    except (PayloadError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _apply(session: Session, delivery: WebhookDelivery, now: datetime) -> str:
     """Translate and apply one delivery; returns its new status. Runs inside a savepoint."""
     shop = session.scalars(select(Shop).where(Shop.domain == delivery.shop_domain)).first()
     if shop is None:
         raise PayloadError(f"no shop {delivery.shop_domain} is installed")
     translation = translate_delivery(session, shop, delivery, now)
-    delivery.order_id = translation.order_id
+    delivery.order_id = translation.order_id or delivery.order_id
     delivery.last_error = translation.note or None
     effects = set()
+    outcome_needs_review = []
     for notice in translation.notices:
         outcome = services.apply_notice(session, shop, notice, now)
         delivery.notice_key = notice.key
         effects.add(outcome.effect)
-        if outcome.notes:
-            delivery.last_error = "; ".join(outcome.notes)
+        outcome_needs_review.append(bool(outcome.review))
+        if outcome.notes or outcome.review:
+            delivery.last_error = "; ".join(outcome.notes + outcome.review)
         if outcome.facts.sale is not None and notice.key.startswith("order:"):
             _release_parked(session, shop, notice.order_id, now)
     # A delivery that only repeated what was known (a duplicate, a second paid payload) is
     # "ignored", whichever worker saw it first, so concurrent runs end in the same statuses.
     if Effect.PARKED in effects:
         return "parked"
-    return "done" if Effect.APPLIED in effects else "ignored"
+    if any(outcome_needs_review):
+        return "review"
+    return "done" if Effect.APPLIED in effects or translation.acted else "ignored"
 
 
 def _release_parked(session: Session, shop: Shop, order_id: str, now: datetime) -> None:
@@ -110,6 +123,7 @@ def process_next(database: Database, config: Config, now: datetime, due_by: date
         if delivery is None:
             return None
         delivery.attempts += 1
+        delivery.order_id = _order_id(delivery)
         try:
             with session.begin_nested():
                 status = _apply(session, delivery, now)

@@ -153,6 +153,9 @@ _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _MAX_ADJUSTED_EXPONENT = 15
 _MIN_EXPONENT = -6
 _MAX_QUANTITY = 10**6
+MAX_LINE_VALUE = Decimal(10**12)
+"""A line worth a trillion is no real order; the limit keeps every minor-unit amount (KWD has
+3 decimals) far inside the ledger's 64-bit integer columns."""
 
 
 def _obj(value: Any, where: str) -> Mapping[str, Any]:
@@ -401,10 +404,14 @@ def _sale_line(raw: Any, where: str, currency: str) -> SaleLine:
         raise PayloadError(f"{where}.gift_card: expected true or false, got {_show(gift_card)}")
     product_id = item.get("product_id")
     title = _opt_str(item.get("title")) or _opt_str(item.get("name")) or ""
+    quantity = _int(item.get("quantity"), f"{where}.quantity")
+    unit_price = _money(item, "price", where, currency)
+    if abs(unit_price * quantity) >= MAX_LINE_VALUE:
+        raise PayloadError(f"{where}: price x quantity {unit_price * quantity} is beyond any real order (limit {MAX_LINE_VALUE})")
     return SaleLine(
         line_item_id=_required_id(item, "id", where),
-        quantity=_int(item.get("quantity"), f"{where}.quantity"),
-        unit_price=_money(item, "price", where, currency),
+        quantity=quantity,
+        unit_price=unit_price,
         discount=_sum_money(_list(item.get("discount_allocations"), f"{where}.discount_allocations"),
                             "amount", f"{where}.discount_allocations", currency),
         tax=_sum_money(_list(item.get("tax_lines"), f"{where}.tax_lines"), "price", f"{where}.tax_lines", currency),
