@@ -82,7 +82,7 @@ def _kind(notice: Notice, diff: int) -> Kind:
     }.get(type(notice), Kind.MANUAL)
 
 
-def _reason(notice: Notice, sale: Sale, before: _Line, after: LineValue, clawback: bool) -> str:
+def _reason(notice: Notice, sale: Sale, before: _Line, after: LineValue, after_payout: bool) -> str:
     cur = sale.currency
     value = f"{Money(after.value, cur)} {cur}"
     if isinstance(notice, RefundCreated):
@@ -97,7 +97,11 @@ def _reason(notice: Notice, sale: Sale, before: _Line, after: LineValue, clawbac
         text = f"Dispute {notice.dispute_id} on order {sale.order_name} {notice.status}: commission reinstated on {value}"
     else:
         text = f"Order {sale.order_name} cancelled: remaining commission reversed"
-    return text + ("; already paid, so it is deducted from the next payout" if clawback else "")
+    if not after_payout:
+        return text
+    if after.target.minor < before.net:
+        return text + "; already paid, so it is deducted from the next payout"
+    return text + "; already paid, so it is added to the next payout"
 
 
 def _lines(facts: OrderFacts, records: Sequence[Record]) -> dict[str, _Line]:
@@ -156,7 +160,8 @@ def _adjustments(facts: OrderFacts, notice: Notice, lines: dict[str, _Line], now
         diff = after.target.minor - before.net
         if diff == 0:
             continue
-        clawback = before.status is Status.PAID and diff < 0  # a reinstatement on a paid line is owed, not deducted
+        # interfaces.md: true when the paired commission was already paid when this was written.
+        clawback = before.status is Status.PAID
         status = {Status.PENDING: Status.PENDING, Status.REJECTED: Status.REJECTED}.get(before.status, Status.APPROVED)
         line = sale.line(line_id)
         drafts.append(

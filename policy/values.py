@@ -57,10 +57,21 @@ def _credits(facts: OrderFacts, sale: Sale) -> tuple[dict[str, int], dict[str, _
 
     def credit(added: tuple[AddedLine, ...], total: int, weights: dict[str, int]) -> None:
         values = [_minor(a.value, sale.currency) for a in added]
-        for line, value, credited in zip(added, values, _split(total, values) if added else []):
-            groups = list(weights)
-            shares = dict(zip(groups, _split(credited, [weights[g] for g in groups])))
+        groups = list(weights)
+        # Split the credit once per returned line and once per added line, then lay both end
+        # to end: a cell is where they overlap, so every row and column sums exactly and no
+        # returned line earns more than its share (an even exchange moves nothing).
+        rows = _split(total, [weights[g] for g in groups])
+        cols = _split(total, values) if added else []
+        row_start = [sum(rows[:i]) for i in range(len(rows))]
+        col_start = 0
+        for line, value, credited in zip(added, values, cols):
+            shares = {
+                g: max(0, min(start + row, col_start + credited) - max(start, col_start))
+                for g, start, row in zip(groups, row_start, rows)
+            }
             credits[line.line_item_id] = _Credit(value, line.quantity, shares)
+            col_start += credited
 
     for exchange, mode in facts.exchanges:
         weights: dict[str, int] = {}
@@ -84,6 +95,31 @@ def _credits(facts: OrderFacts, sale: Sale) -> tuple[dict[str, int], dict[str, _
     return returned, credits
 
 
+def _whole(line_id: str, sale: Sale, credits: dict[str, _Credit]) -> tuple[int, int] | None:
+    """Value and quantity of a sold or added line, for pro-rating by quantity."""
+    if (line := sale.line(line_id)) is not None:
+        return line.base.minor, line.quantity
+    if (added := credits.get(line_id)) is not None:
+        return added.value, added.quantity
+    return None
+
+
+def _by_quantity_correction(facts: OrderFacts, sale: Sale, credits: dict[str, _Credit]) -> dict[str, int]:
+    """Quantities refunded without a subtotal are pro-rated once over all refunds together,
+    so refunding every unit, one refund at a time, refunds exactly the line's value."""
+    quantities: dict[str, list[int]] = defaultdict(list)
+    for refund, _ in facts.refunds:
+        for item in refund.lines:
+            if item.subtotal is None:
+                quantities[item.line_item_id].append(item.quantity)
+    correction = {}
+    for line_id, each in quantities.items():
+        if (whole := _whole(line_id, sale, credits)) is not None:
+            together = _prorated(whole[0], sum(each), whole[1])
+            correction[line_id] = together - sum(_prorated(whole[0], q, whole[1]) for q in each)
+    return correction
+
+
 def _refunded(refund: RefundCreated, sale: Sale, credits: dict[str, _Credit]) -> list[tuple[str, int]]:
     """Refunded value per line of one refund, after a positive discrepancy."""
     parts = []
@@ -91,10 +127,8 @@ def _refunded(refund: RefundCreated, sale: Sale, credits: dict[str, _Credit]) ->
         if item.subtotal is not None:
             tax = item.total_tax if sale.taxes_included else 0
             value = _minor(item.subtotal - tax, sale.currency)
-        elif (line := sale.line(item.line_item_id)) is not None:
-            value = _prorated(line.base.minor, item.quantity, line.quantity)
-        elif (added := credits.get(item.line_item_id)) is not None:
-            value = _prorated(added.value, item.quantity, added.quantity)
+        elif (whole := _whole(item.line_item_id, sale, credits)) is not None:
+            value = _prorated(whole[0], item.quantity, whole[1])
         else:
             value = 0
         parts.append((item.line_item_id, max(value, 0)))
@@ -120,15 +154,24 @@ def line_values(facts: OrderFacts) -> dict[str, LineValue]:
         beyond_lines = -_minor(refund.discrepancy, sale.currency)
         if beyond_lines > 0 and mode is AmountOnlyRefunds.PRORATE:
             amount_only += beyond_lines
+    for line_id, correction in _by_quantity_correction(facts, sale, credits).items():
+        refunded[line_id] += correction
+
+    # What each added line still earns (its credit less its refunds), split over the lines it
+    # was credited to by largest remainder, so the parts sum to the kept credit exactly.
+    earned: dict[str, int] = defaultdict(int)
+    for added_id, added in credits.items():
+        if not added.value:
+            continue
+        kept = max(0, added.value - refunded[added_id])
+        ids = list(added.shares)
+        whole = round_half_up(Fraction(sum(added.shares.values()) * kept, added.value))
+        for line_id, part in zip(ids, allocate(whole, [added.shares[i] for i in ids])):
+            earned[line_id] += part
 
     values: dict[str, int] = {}
     for line in sale.lines:
-        value = line.base.minor - refunded[line.line_item_id] - returned[line.line_item_id]
-        for added_id, added in credits.items():
-            share = added.shares.get(line.line_item_id, 0)
-            if share and added.value:
-                kept = max(0, added.value - refunded[added_id])
-                value += round_half_up(Fraction(share * kept, added.value))
+        value = line.base.minor - refunded[line.line_item_id] - returned[line.line_item_id] + earned[line.line_item_id]
         values[line.line_item_id] = max(0, value)
 
     spread = min(amount_only, sum(values.values()))

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from ledger.money import Money
+from ledger.records import Draft, Kind, Record, Status
 from policy.notices import (
     AddedLine,
     DisputeChanged,
     ExchangeProcessed,
     OrderCancelled,
     OrderEdited,
+    OrderFulfilled,
     OrderPaid,
     Referral,
     RefundCreated,
@@ -44,6 +47,7 @@ def order(
     at: datetime = T0,
     delay_days: int | None = None,
     flagged: bool = False,
+    product_rates: dict[str, str] | None = None,
 ) -> OrderPaid:
     referral = None
     if affiliate is not None:
@@ -56,6 +60,7 @@ def order(
         lines=tuple(lines),
         referral=referral,
         processed_at=at,
+        product_rates=tuple((pid, D(r)) for pid, r in (product_rates or {}).items()),
     )
 
 
@@ -94,3 +99,53 @@ def dispute(dispute_id: str, order_id: str, status: str, kind: str = "chargeback
 
 def cancel(order_id: str, at: datetime = T0) -> OrderCancelled:
     return OrderCancelled(order_id=order_id, cancelled_at=at)
+
+
+def fulfil(order_id: str, at: datetime = T0) -> OrderFulfilled:
+    return OrderFulfilled(order_id=order_id, fulfilled_at=at)
+
+
+# -- ledger records, for the ledger tests that need no policy --------------------------------
+
+
+def draft(
+    amount: str,
+    *,
+    order_id: str = "1001",
+    line_id: str = "a",
+    kind: Kind = Kind.COMMISSION,
+    base: str | None = None,
+    rate: str = "10",
+    status: Status = Status.PENDING,
+    currency: str = "USD",
+    affiliate: str = "ANNA",
+    event_key: str | None = None,
+    clawback: bool = False,
+) -> Draft:
+    """A draft of ``amount``; ``base`` defaults to what ``rate`` % of it implies."""
+    money = Money.of(amount, currency)
+    if base is None:
+        base = str(money.amount * 100 / D(rate))
+    return Draft(
+        order_id=order_id,
+        line_item_id=line_id,
+        affiliate=affiliate,
+        kind=kind,
+        status=status,
+        amount=money,
+        base=Money.of(base, currency),
+        rate=D(rate),
+        clawback=clawback,
+        reason=f"test {kind}",
+        source=event_key or f"order:{order_id}",
+        event_key=event_key or f"order:{order_id}",
+        created_at=T0,
+        approves_at=days(30) if status is Status.PENDING else None,
+    )
+
+
+def record(record_id: int, amount: str, *, pairs_with: int | None = None, **kw) -> Record:
+    """A posted record, for folds and payout plans that take records directly."""
+    d = draft(amount, **kw)
+    fields = {name: getattr(d, name) for name in Draft.__dataclass_fields__}
+    return Record(**fields, id=record_id, pairs_with=pairs_with)

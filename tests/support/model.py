@@ -41,9 +41,9 @@ class ShopModel:
         self.book.move(ids, Status.APPROVED)
         return ids
 
-    def run_payouts(self) -> list:
-        minimum = {}
-        plans = plan_payouts(self.book.records(), minimum)
+    def run_payouts(self, minimum: dict[str, Money] | None = None) -> list:
+        """One payout run; ``minimum`` maps currency -> minimum payout (none by default)."""
+        plans = plan_payouts(self.book.records(), minimum or {})
         for plan in plans:
             self.book.move(plan.record_ids, Status.PAID)
             self.payouts.append((plan.affiliate, plan.total, plan.record_ids))
