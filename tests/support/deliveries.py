@@ -80,3 +80,15 @@ def balances_agree(database: Database, domain: str = SHOP) -> bool:
         key = lambda b: (b.affiliate, b.currency)  # noqa: E731
         projected, folded = sorted(services.balances(session, shop), key=key), sorted(services.folded_balances(session, shop), key=key)
     return projected == folded and len(folded) > 0
+
+
+def nets_by_line(database: Database, domain: str = SHOP) -> dict[tuple[str, str], str]:
+    """Net commission per (order, line): what any arrival order must agree on."""
+    nets: dict[tuple[str, str], int] = {}
+    currency = {}
+    with database.reading() as session:
+        for record in services.export_records(session, services.find_shop(session, domain)):
+            key = (record.order_id, record.line_item_id)
+            nets[key] = nets.get(key, 0) + record.amount.minor
+            currency[key] = record.currency
+    return {key: f"{value} {currency[key]}" for key, value in sorted(nets.items())}
