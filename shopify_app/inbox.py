@@ -10,10 +10,9 @@ from datetime import datetime
 from typing import Mapping
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from shopify_app.db import upsert_insert
 from shopify_app.tables import WebhookDelivery
 from shopify_app.webhooks.envelope import Envelope
 
@@ -34,9 +33,8 @@ def store_delivery(
     ``INSERT ... ON CONFLICT (webhook_id) DO NOTHING``: a duplicate (a Shopify retry, or two
     copies racing) neither fails nor aborts the transaction, on SQLite and PostgreSQL alike.
     """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     result = session.execute(
-        insert(WebhookDelivery)
+        upsert_insert(session, WebhookDelivery)
         .values(
             webhook_id=envelope.webhook_id,
             shop_domain=envelope.shop_domain,

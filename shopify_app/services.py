@@ -11,8 +11,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from shopify.utils.shop_url import sanitize_shop_domain
 from sqlmodel import Session
 
@@ -26,6 +24,7 @@ from policy.facts import OrderFacts
 from policy.notices import Notice
 from policy.settings import SettingError, Settings, parse
 from policy.signals import affiliate_signals
+from shopify_app.db import upsert_insert
 from shopify_app.codec import facts_from_json, facts_to_json
 from shopify_app.store import LedgerStore
 from shopify_app.tables import Affiliate, OrderRow, Payout, Shop
@@ -79,9 +78,8 @@ def lock_order(session: Session, shop: Shop, order_id: str, now: datetime) -> Lo
     turns, so neither recalculates on stale records; on SQLite the writer already holds
     the database lock (``BEGIN IMMEDIATE``).
     """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(
-        insert(OrderRow)
+        upsert_insert(session, OrderRow)
         .values(shop_id=shop.id, order_id=order_id, facts_json=facts_to_json(OrderFacts(order_id)), created_at=now, updated_at=now)
         .on_conflict_do_nothing(index_elements=["shop_id", "order_id"])
     )

@@ -16,8 +16,6 @@ from decimal import Decimal
 from typing import Iterable, Sequence
 
 from sqlalchemy import case, literal, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from ledger.balances import Balance
@@ -25,6 +23,7 @@ from ledger.errors import IdempotencyConflict, InvariantViolation
 from ledger.invariants import check_line
 from ledger.money import Money
 from ledger.records import Draft, Kind, Record, Status, check_transition
+from shopify_app.db import upsert_insert
 from shopify_app.tables import Approval, BalanceTotal, LedgerRecord, Payout, PayoutItem
 
 _STATUS = case(
@@ -122,9 +121,8 @@ class LedgerStore:
 
     def _bump(self, changes: dict[tuple[str, str, str], tuple[int, int]]) -> None:
         """Add ``(amount, count)`` to the running totals, in key order (no lock-order deadlocks)."""
-        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
         for (affiliate, currency, status), (amount, count) in sorted(changes.items()):
-            statement = insert(BalanceTotal).values(
+            statement = upsert_insert(self.session, BalanceTotal).values(
                 shop_id=self.shop_id, affiliate=affiliate, currency=currency, status=status, amount_minor=amount, record_count=count
             )
             self.session.execute(
