@@ -31,6 +31,8 @@ class Config:
     max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
     dev_mode: bool = True
     worker_max_attempts: int = 8
+    worker_batch: int = 50  # deliveries per transaction on PostgreSQL
+    worker_batch_sqlite: int = 5  # small on SQLite: the batch holds the one write lock the intake needs
     parked_attention_hours: int = 24
 
     @property

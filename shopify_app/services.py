@@ -84,9 +84,11 @@ def lock_order(session: Session, shop: Shop, order_id: str, now: datetime) -> Lo
         .on_conflict_do_nothing(index_elements=["shop_id", "order_id"])
     )
     row = session.scalars(
-        select(OrderRow).where(OrderRow.shop_id == shop.id, OrderRow.order_id == order_id).with_for_update()
+        select(OrderRow)
+        .where(OrderRow.shop_id == shop.id, OrderRow.order_id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # what the lock protects, not a cached copy
     ).one()
-    session.refresh(row)
     return LockedOrder(row, facts_from_json(row.facts_json))
 
 
@@ -94,8 +96,9 @@ def apply_notice(session: Session, shop: Shop, notice: Notice, now: datetime) ->
     """Apply one notice to its order in the caller's transaction: facts and records together."""
     locked = lock_order(session, shop, notice.order_id, now)
     store = LedgerStore(session, shop.id)
-    outcome = apply(locked.facts, notice, store.records(notice.order_id), shop_settings(shop), now)
-    store.post(notice.order_id, outcome.drafts)
+    records = store.records(notice.order_id)
+    outcome = apply(locked.facts, notice, records, shop_settings(shop), now)
+    store.post(notice.order_id, outcome.drafts, existing=records)
     facts = outcome.facts
     locked.row.facts_json = facts_to_json(facts)
     locked.row.has_sale = facts.sale is not None

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from sqlalchemy import case, literal, select
+from sqlalchemy import case, insert, literal, select
 from sqlmodel import Session
 
 from ledger.balances import Balance
@@ -33,14 +33,25 @@ _STATUS = case(
 )
 
 
-def _to_record(row: LedgerRecord, status: str) -> Record:
+_RECORDS = LedgerRecord.__table__
+# Core statements, built once: the ledger is the hot path, and ORM entities (identity map,
+# per-object state) cost more than the rows they carry. SQLite has RETURNING since 3.35.
+_INSERT = insert(_RECORDS).returning(_RECORDS.c.id)
+_SELECT = (
+    select(_RECORDS, _STATUS.label("status"))
+    .select_from(_RECORDS.outerjoin(Approval, Approval.record_id == _RECORDS.c.id).outerjoin(PayoutItem, PayoutItem.record_id == _RECORDS.c.id))
+    .order_by(_RECORDS.c.id)
+)
+
+
+def _to_record(row) -> Record:
     return Record(
         id=row.id,
         order_id=row.order_id,
         line_item_id=row.line_item_id,
         affiliate=row.affiliate,
         kind=Kind(row.kind),
-        status=Status(status),
+        status=Status(row.status),
         amount=Money(row.amount_minor, row.currency),
         base=Money(row.base_minor, row.currency),
         rate=Decimal(row.rate),
@@ -54,37 +65,30 @@ def _to_record(row: LedgerRecord, status: str) -> Record:
     )
 
 
-def _to_row(shop_id: int, draft: Draft, pairs_with: int | None) -> LedgerRecord:
-    return LedgerRecord(
-        shop_id=shop_id,
-        order_id=draft.order_id,
-        line_item_id=draft.line_item_id,
-        affiliate=draft.affiliate,
-        kind=draft.kind.value,
-        created_status=draft.status.value,
-        amount_minor=draft.amount.minor,
-        base_minor=draft.base.minor,
-        currency=draft.amount.currency,
-        rate=str(draft.rate),
-        pairs_with=pairs_with,
-        clawback=draft.clawback,
-        reason=draft.reason,
-        source=draft.source,
-        event_key=draft.event_key,
-        created_at=draft.created_at,
-        approves_at=draft.approves_at,
-    )
+def _row_values(shop_id: int, draft: Draft, pairs_with: int | None) -> dict:
+    return {
+        "shop_id": shop_id,
+        "order_id": draft.order_id,
+        "line_item_id": draft.line_item_id,
+        "affiliate": draft.affiliate,
+        "kind": draft.kind.value,
+        "created_status": draft.status.value,
+        "amount_minor": draft.amount.minor,
+        "base_minor": draft.base.minor,
+        "currency": draft.amount.currency,
+        "rate": str(draft.rate),
+        "pairs_with": pairs_with,
+        "clawback": draft.clawback,
+        "reason": draft.reason,
+        "source": draft.source,
+        "event_key": draft.event_key,
+        "created_at": draft.created_at,
+        "approves_at": draft.approves_at,
+    }
 
 
 def _with_status(session: Session, *where) -> list[Record]:
-    query = (
-        select(LedgerRecord, _STATUS)
-        .outerjoin(Approval, Approval.record_id == LedgerRecord.id)
-        .outerjoin(PayoutItem, PayoutItem.record_id == LedgerRecord.id)
-        .where(*where)
-        .order_by(LedgerRecord.id)
-    )
-    return [_to_record(row, status) for row, status in session.execute(query).all()]
+    return [_to_record(row) for row in session.execute(_SELECT.where(*where))]
 
 
 @dataclass(frozen=True)
@@ -96,11 +100,11 @@ class LedgerStore:
 
     # -- reading ---------------------------------------------------------------------------
     def records(self, order_id: str | None = None, affiliate: str | None = None) -> list[Record]:
-        where = [LedgerRecord.shop_id == self.shop_id]
+        where = [_RECORDS.c.shop_id == self.shop_id]
         if order_id is not None:
-            where.append(LedgerRecord.order_id == order_id)
+            where.append(_RECORDS.c.order_id == order_id)
         if affiliate is not None:
-            where.append(LedgerRecord.affiliate == affiliate)
+            where.append(_RECORDS.c.affiliate == affiliate)
         return _with_status(self.session, *where)
 
     def records_in_status(self, status: Status) -> list[Record]:
@@ -145,11 +149,14 @@ class LedgerStore:
         self._bump(changes)
 
     # -- appending -------------------------------------------------------------------------
-    def post(self, order_id: str, drafts: Sequence[Draft]) -> list[Record]:
-        """Insert the drafts of one order; returns the records written (see module doc)."""
+    def post(self, order_id: str, drafts: Sequence[Draft], existing: Sequence[Record] | None = None) -> list[Record]:
+        """Insert the drafts of one order; returns the records written (see module doc).
+
+        ``existing`` is the order's records as the caller loaded them under the order lock
+        (read again when not given)."""
         if not drafts:
             return []
-        existing = self.records(order_id)
+        existing = list(self.records(order_id) if existing is None else existing)
         by_identity = {r.identity: r for r in existing}
         commission = {r.line_item_id: r.id for r in existing if r.kind is Kind.COMMISSION}
         written: list[Record] = []
@@ -167,10 +174,8 @@ class LedgerStore:
                 pairs_with = commission[draft.line_item_id]
             else:
                 raise InvariantViolation(f"adjustment for order {order_id} line {draft.line_item_id} has no commission")
-            row = _to_row(self.shop_id, draft, pairs_with)
-            self.session.add(row)
-            self.session.flush()
-            record = _to_record(row, draft.status.value)
+            record_id = self.session.execute(_INSERT, _row_values(self.shop_id, draft, pairs_with)).scalar_one()
+            record = Record(**{name: getattr(draft, name) for name in Draft.__dataclass_fields__}, id=record_id, pairs_with=pairs_with)
             written.append(record)
             by_identity[record.identity] = record
             if draft.kind is Kind.COMMISSION:

@@ -138,7 +138,10 @@ class WebhookDelivery(SQLModel, table=True):
     """The durable inbox: every verified delivery, stored before Shopify gets its 200."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_deliveries_runnable", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_runnable", "status", "next_attempt_at", "id"),
+        Index("ix_deliveries_order", "shop_domain", "order_id", "status"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     webhook_id: str = Field(unique=True)
     shop_domain: str = Field(index=True)

@@ -36,8 +36,6 @@ from shopify_app.webhooks.translate import PayloadError, order_id_of, parse_json
 
 log = logging.getLogger("clawback.worker")
 
-RUNNABLE = ("received",)
-
 
 @dataclass
 class RunReport:
@@ -55,23 +53,22 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
 
 
-def _claim(session: Session, due_by: datetime, skip: set[int], postgres: bool) -> WebhookDelivery | None:
+def _claim(session: Session, due_by: datetime, postgres: bool, limit: int) -> list[WebhookDelivery]:
+    """Up to ``limit`` runnable deliveries, oldest due first (index order: no sort, no scan)."""
     query = (
         select(WebhookDelivery)
-        .where(WebhookDelivery.status.in_(RUNNABLE), WebhookDelivery.next_attempt_at <= due_by)
-        .order_by(WebhookDelivery.id)
-        .limit(1)
+        .where(WebhookDelivery.status == "received", WebhookDelivery.next_attempt_at <= due_by)
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(limit)
     )
-    if skip:
-        query = query.where(WebhookDelivery.id.not_in(skip))
     if postgres:
         query = query.with_for_update(skip_locked=True)
-    return session.scalars(query).first()
+    return list(session.scalars(query))
 
 
 def _order_id(delivery: WebhookDelivery) -> str | None:
-    """The order a delivery concerns, known before processing so that a failed or conflicting
-    delivery still names it (for people, and for ``customers/redact``)."""
+    """The order a delivery concerns, for one that failed before saying so: people and
+    ``customers/redact`` must still find it by order."""
     try:
         return order_id_of(delivery.topic, parse_json(delivery.body))
     except (PayloadError, ValueError, KeyError, TypeError):
@@ -115,32 +112,38 @@ def _release_parked(session: Session, shop: Shop, order_id: str, now: datetime) 
     )
 
 
-def process_next(database: Database, config: Config, now: datetime, due_by: datetime | None = None, skip: set[int] | None = None) -> tuple[int, str] | None:
-    """Claim and process one runnable delivery; None when there is none."""
-    skip = skip if skip is not None else set()
-    with database.transaction() as session:
-        delivery = _claim(session, due_by or now, skip, database.is_postgres)
-        if delivery is None:
-            return None
-        delivery.attempts += 1
+def _process(session: Session, delivery: WebhookDelivery, config: Config, now: datetime) -> str:
+    """One delivery inside the batch's transaction; its own savepoint undoes a failed try."""
+    delivery.attempts += 1
+    try:
+        with session.begin_nested():
+            status = _apply(session, delivery, now)
+    except IdempotencyConflict as conflict:
+        status, delivery.last_error = "conflict", str(conflict)
+    except PayloadError as error:
+        status, delivery.last_error = "failed", f"payload: {error}"
+    except Exception as error:  # noqa: BLE001 - anything else (NeedsFetch included) is retried, then kept
+        delivery.last_error = f"{type(error).__name__}: {error}"
+        status = "received" if delivery.attempts < config.worker_max_attempts else "failed"
+        delivery.next_attempt_at = now + backoff(delivery.attempts)
+        log.warning("delivery %s (%s) attempt %s: %s", delivery.id, delivery.topic, delivery.attempts, delivery.last_error)
+    if status != "done" and delivery.order_id is None:
         delivery.order_id = _order_id(delivery)
-        try:
-            with session.begin_nested():
-                status = _apply(session, delivery, now)
-        except IdempotencyConflict as conflict:
-            status, delivery.last_error = "conflict", str(conflict)
-        except PayloadError as error:
-            status, delivery.last_error = "failed", f"payload: {error}"
-        except Exception as error:  # noqa: BLE001 - anything else (NeedsFetch included) is retried, then kept
-            delivery.last_error = f"{type(error).__name__}: {error}"
-            status = "received" if delivery.attempts < config.worker_max_attempts else "failed"
-            delivery.next_attempt_at = now + backoff(delivery.attempts)
-            log.warning("delivery %s (%s) attempt %s: %s", delivery.id, delivery.topic, delivery.attempts, delivery.last_error)
-        delivery.status = status
-        if status != "received":
-            delivery.processed_at = now
-        session.add(delivery)
-        return delivery.id, status
+    delivery.status = status
+    if status != "received":
+        delivery.processed_at = now
+    session.add(delivery)
+    return status
+
+
+def process_batch(database: Database, config: Config, now: datetime, due_by: datetime | None = None) -> list[tuple[int, str]]:
+    """Claim and process a batch of runnable deliveries in ONE transaction (one commit, one
+    fsync); each delivery has its own savepoint. A crash rolls the whole batch back and it is
+    simply tried again: the ledger's keys make the second try add nothing."""
+    limit = config.worker_batch_sqlite if config.is_sqlite else config.worker_batch
+    with database.transaction() as session:
+        batch = _claim(session, due_by or now, database.is_postgres, limit)
+        return [(delivery.id, _process(session, delivery, config, now)) for delivery in batch]
 
 
 def periodic_jobs(database: Database, as_of: datetime) -> int:
@@ -166,15 +169,14 @@ def run(
     started has been tried once in it (a retry scheduled for later does not keep it going)."""
     report = RunReport()
     started = clock()
-    tried: set[int] = set()
     last_approval = None
     while not should_stop():
         now = clock()
-        result = process_next(database, config, now, due_by=started if until_idle else now, skip=tried if until_idle else None)
-        if result is not None:
-            delivery_id, status = result
-            tried.add(delivery_id)
+        # A delivery retried later is due after ``started``, so an until-idle run tries each once.
+        results = process_batch(database, config, now, due_by=started if until_idle else now)
+        for _, status in results:
             report.count(status)
+        if results:
             continue
         if last_approval is None or now - last_approval > timedelta(minutes=1):
             report.approved += periodic_jobs(database, now)

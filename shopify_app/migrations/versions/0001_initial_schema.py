@@ -63,7 +63,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('webhook_id')
     )
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
-        batch_op.create_index('ix_deliveries_runnable', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_deliveries_runnable', ['status', 'next_attempt_at', 'id'], unique=False)
+        batch_op.create_index('ix_deliveries_order', ['shop_domain', 'order_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_webhook_deliveries_shop_domain'), ['shop_domain'], unique=False)
 
     op.create_table('affiliates',
@@ -234,6 +235,7 @@ def downgrade() -> None:
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_webhook_deliveries_shop_domain'))
         batch_op.drop_index('ix_deliveries_runnable')
+        batch_op.drop_index('ix_deliveries_order')
 
     op.drop_table('webhook_deliveries')
     with op.batch_alter_table('shops', schema=None) as batch_op:
