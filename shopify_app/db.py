@@ -10,12 +10,11 @@ row locks per order and ``FOR UPDATE SKIP LOCKED`` claims (see ``store`` and ``w
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -48,11 +47,25 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
-def upsert_insert(session: Session, table):
-    """``INSERT`` with ``ON CONFLICT`` support for the session's dialect (both have it; the
-    constructs live in dialect modules)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    return insert(table)
+@lru_cache(maxsize=None)
+def _on_conflict(table, columns: tuple[str, ...], keys: tuple[str, ...], add: tuple[str, ...], assign: tuple[str, ...]):
+    # Plain SQL that SQLite and PostgreSQL both accept, typed through the table's columns.
+    # SQLAlchemy's dialect inserts recompile on every call (their ON CONFLICT clause defeats
+    # the statement cache), and this runs on every webhook ack and every ledger write.
+    changes = [f"{c} = {table.name}.{c} + excluded.{c}" for c in add] + [f"{c} = excluded.{c}" for c in assign]
+    action = f"DO UPDATE SET {', '.join(changes)}" if changes else "DO NOTHING"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
+        f"ON CONFLICT ({', '.join(keys)}) {action}"
+    )
+    return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+
+
+def insert_on_conflict(session: Session, model, values: dict, keys: Sequence[str], add: Sequence[str] = (), assign: Sequence[str] = ()):
+    """``INSERT ... ON CONFLICT (keys)``: do nothing, or add to the ``add`` columns and
+    overwrite the ``assign`` columns. Returns the result (``rowcount`` 0 when nothing changed)."""
+    statement = _on_conflict(model.__table__, tuple(values), tuple(keys), tuple(add), tuple(assign))
+    return session.execute(statement, values)
 
 
 class Database:

@@ -22,7 +22,7 @@ from policy.notices import Notice, Referral, SaleLine
 from policy.facts import OrderFacts
 from shopify_app import services
 from shopify_app.codec import facts_to_json
-from shopify_app.db import upsert_insert
+from shopify_app.db import insert_on_conflict
 from shopify_app.tables import OrderRow, Shop, WebhookDelivery
 from shopify_app.webhooks import translate
 
@@ -62,11 +62,12 @@ def _order_row(session: Session, shop: Shop, order_id: str) -> OrderRow | None:
 def _remember_lines(session: Session, shop: Shop, snapshot: translate.OrderSnapshot, now: datetime) -> None:
     """Keep the order's latest priced lines (no customer data) to price later edits and exchanges."""
     lines = _LINES.dump_json(snapshot.lines).decode()
-    statement = upsert_insert(session, OrderRow).values(
-        shop_id=shop.id, order_id=snapshot.order_id, facts_json=facts_to_json(OrderFacts(snapshot.order_id)),
-        lines_json=lines, created_at=now, updated_at=now,
+    insert_on_conflict(
+        session, OrderRow,
+        {"shop_id": shop.id, "order_id": snapshot.order_id, "facts_json": facts_to_json(OrderFacts(snapshot.order_id)),
+         "has_sale": False, "parked_count": 0, "lines_json": lines, "created_at": now, "updated_at": now},
+        ["shop_id", "order_id"], assign=["lines_json", "updated_at"],
     )
-    session.execute(statement.on_conflict_do_update(index_elements=["shop_id", "order_id"], set_={"lines_json": lines, "updated_at": now}))
 
 
 def _priced_snapshot(session: Session, shop: Shop, order_id: str, facts: OrderFacts | None) -> translate.OrderSnapshot:

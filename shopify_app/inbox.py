@@ -12,7 +12,7 @@ from typing import Mapping
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from shopify_app.db import upsert_insert
+from shopify_app.db import insert_on_conflict
 from shopify_app.tables import WebhookDelivery
 from shopify_app.webhooks.envelope import Envelope
 
@@ -33,26 +33,23 @@ def store_delivery(
     ``INSERT ... ON CONFLICT (webhook_id) DO NOTHING``: a duplicate (a Shopify retry, or two
     copies racing) neither fails nor aborts the transaction, on SQLite and PostgreSQL alike.
     """
-    result = session.execute(
-        upsert_insert(session, WebhookDelivery)
-        .values(
-            webhook_id=envelope.webhook_id,
-            shop_domain=envelope.shop_domain,
-            topic=envelope.topic,
-            event_id=envelope.event_id,
-            api_version=envelope.api_version,
-            triggered_at=envelope.triggered_at,
-            received_at=now,
-            headers_json=json.dumps(dict(headers), sort_keys=True),
-            body=bytes(raw_body),
-            status=status,
-            attempts=0,
-            next_attempt_at=now,
-            last_error=error,
-            order_id=None,
-        )
-        .on_conflict_do_nothing(index_elements=["webhook_id"])
-    )
+    params = {
+        "webhook_id": envelope.webhook_id,
+        "shop_domain": envelope.shop_domain,
+        "topic": envelope.topic,
+        "event_id": envelope.event_id,
+        "api_version": envelope.api_version,
+        "triggered_at": envelope.triggered_at,
+        "received_at": now,
+        "headers_json": json.dumps(dict(headers), sort_keys=True),
+        "body": bytes(raw_body),
+        "status": status,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": error,
+        "order_id": None,
+    }
+    result = insert_on_conflict(session, WebhookDelivery, params, ["webhook_id"])
     return result.rowcount == 1
 
 

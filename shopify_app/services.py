@@ -24,7 +24,7 @@ from policy.facts import OrderFacts
 from policy.notices import Notice
 from policy.settings import SettingError, Settings, parse
 from policy.signals import affiliate_signals
-from shopify_app.db import upsert_insert
+from shopify_app.db import insert_on_conflict
 from shopify_app.codec import facts_from_json, facts_to_json
 from shopify_app.store import LedgerStore
 from shopify_app.tables import Affiliate, OrderRow, Payout, Shop
@@ -78,10 +78,11 @@ def lock_order(session: Session, shop: Shop, order_id: str, now: datetime) -> Lo
     turns, so neither recalculates on stale records; on SQLite the writer already holds
     the database lock (``BEGIN IMMEDIATE``).
     """
-    session.execute(
-        upsert_insert(session, OrderRow)
-        .values(shop_id=shop.id, order_id=order_id, facts_json=facts_to_json(OrderFacts(order_id)), created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["shop_id", "order_id"])
+    insert_on_conflict(
+        session, OrderRow,
+        {"shop_id": shop.id, "order_id": order_id, "facts_json": facts_to_json(OrderFacts(order_id)),
+         "has_sale": False, "parked_count": 0, "created_at": now, "updated_at": now},
+        ["shop_id", "order_id"],
     )
     row = session.scalars(
         select(OrderRow)

@@ -23,7 +23,7 @@ from ledger.errors import IdempotencyConflict, InvariantViolation
 from ledger.invariants import check_line
 from ledger.money import Money
 from ledger.records import Draft, Kind, Record, Status, check_transition
-from shopify_app.db import upsert_insert
+from shopify_app.db import insert_on_conflict
 from shopify_app.tables import Approval, BalanceTotal, LedgerRecord, Payout, PayoutItem
 
 _STATUS = case(
@@ -126,17 +126,10 @@ class LedgerStore:
     def _bump(self, changes: dict[tuple[str, str, str], tuple[int, int]]) -> None:
         """Add ``(amount, count)`` to the running totals, in key order (no lock-order deadlocks)."""
         for (affiliate, currency, status), (amount, count) in sorted(changes.items()):
-            statement = upsert_insert(self.session, BalanceTotal).values(
-                shop_id=self.shop_id, affiliate=affiliate, currency=currency, status=status, amount_minor=amount, record_count=count
-            )
-            self.session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["shop_id", "affiliate", "currency", "status"],
-                    set_={
-                        "amount_minor": BalanceTotal.amount_minor + statement.excluded.amount_minor,
-                        "record_count": BalanceTotal.record_count + statement.excluded.record_count,
-                    },
-                )
+            insert_on_conflict(
+                self.session, BalanceTotal,
+                {"shop_id": self.shop_id, "affiliate": affiliate, "currency": currency, "status": status, "amount_minor": amount, "record_count": count},
+                ["shop_id", "affiliate", "currency", "status"], add=["amount_minor", "record_count"],
             )
 
     def _move_totals(self, records: Iterable[Record], to: Status) -> None:
