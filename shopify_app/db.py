@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from sqlalchemy import bindparam, create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -61,7 +61,7 @@ def _on_conflict(table, columns: tuple[str, ...], keys: tuple[str, ...], add: tu
     return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
 
 
-def insert_on_conflict(session: Session, model, values: dict, keys: Sequence[str], add: Sequence[str] = (), assign: Sequence[str] = ()):
+def insert_on_conflict(session: Session | Connection, model, values: dict, keys: Sequence[str], add: Sequence[str] = (), assign: Sequence[str] = ()):
     """``INSERT ... ON CONFLICT (keys)``: do nothing, or add to the ``add`` columns and
     overwrite the ``assign`` columns. Returns the result (``rowcount`` 0 when nothing changed)."""
     statement = _on_conflict(model.__table__, tuple(values), tuple(keys), tuple(add), tuple(assign))
@@ -86,6 +86,12 @@ class Database:
         with self._sessions() as session:
             with session.begin():
                 yield session
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core-only unit of work (no ORM session): the webhook ack's one INSERT."""
+        with self.engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Mapping
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from shopify_app.db import insert_on_conflict
@@ -20,7 +21,7 @@ __all__ = ["counts_by_status", "store_delivery"]
 
 
 def store_delivery(
-    session: Session,
+    session: Session | Connection,
     envelope: Envelope,
     raw_body: bytes,
     headers: Mapping[str, str],
