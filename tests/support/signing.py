@@ -1,12 +1,12 @@
-"""Signed Shopify webhook deliveries for tests (the same scheme ``clawback replay`` uses)."""
+"""Signed Shopify webhook deliveries for tests: ``clawback replay``'s headers, with knobs
+to break them."""
 
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
-from shopify_app.webhooks.verify import sign
+from shopify_app.replay import shopify_headers
 
 SHOP = "demo.myshopify.com"
 SECRET = "dev-api-secret"
@@ -39,19 +39,13 @@ def signed_headers(
     ``secret=None`` leaves the HMAC header out; ``hmac`` overrides its value; ``omit`` drops
     headers by (case-insensitive) name; ``lowercase`` sends every name lowercased (HTTP/2).
     """
-    headers = {
-        "Content-Type": "application/json",
-        "X-Shopify-Topic": topic,
-        "X-Shopify-Shop-Domain": shop,
-        "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
-        "X-Shopify-API-Version": api_version,
-        "X-Shopify-Event-Id": event_id or str(uuid.uuid4()),
-        "X-Shopify-Triggered-At": triggered_at,
-    }
+    headers = shopify_headers(body, topic, shop, secret or "", webhook_id, api_version)
+    headers["X-Shopify-Event-Id"] = event_id or headers["X-Shopify-Event-Id"]
+    headers["X-Shopify-Triggered-At"] = triggered_at
     if hmac is not None:
         headers["X-Shopify-Hmac-Sha256"] = hmac
-    elif secret is not None:
-        headers["X-Shopify-Hmac-Sha256"] = sign(body, secret)
+    elif secret is None:
+        del headers["X-Shopify-Hmac-Sha256"]
     dropped = {name.lower() for name in omit}
     headers = {name: value for name, value in headers.items() if name.lower() not in dropped}
     if lowercase:
