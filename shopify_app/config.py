@@ -31,8 +31,12 @@ class Config:
     max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
     dev_mode: bool = True
     worker_max_attempts: int = 8
-    worker_batch: int = 50  # deliveries per transaction on PostgreSQL
-    worker_batch_sqlite: int = 5  # small on SQLite: the batch holds the one write lock the intake needs
+    # Deliveries per worker transaction. PostgreSQL: one, so a worker holds the hot balance
+    # rows of an affiliate only for one delivery (larger batches serialised two workers on
+    # those rows and deadlocked them, bench/RESULTS.md 12:42). SQLite: a few, to share one
+    # fsync, but few, because the batch holds the write lock the webhook intake needs.
+    worker_batch: int = 1
+    worker_batch_sqlite: int = 5
     parked_attention_hours: int = 24
 
     @property
