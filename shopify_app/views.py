@@ -86,6 +86,7 @@ def inbox_summary(session: Session, now: datetime, parked_attention_hours: int) 
             "topic": row.topic,
             "status": row.status,
             "order_id": row.order_id,
+            "key": row.notice_key,
             "why": row.last_error if row.status != "parked" else f"parked since {iso(row.received_at)}: order not received",
         }
         for row in rows

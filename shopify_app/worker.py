@@ -32,7 +32,7 @@ from shopify_app.config import Config
 from shopify_app.db import Database
 from shopify_app.gateway import translate_delivery
 from shopify_app.tables import Shop, WebhookDelivery
-from shopify_app.webhooks.translate import PayloadError, order_id_of, parse_json
+from shopify_app.webhooks.translate import PayloadError, business_key, order_id_of, parse_json
 
 log = logging.getLogger("clawback.worker")
 
@@ -66,13 +66,15 @@ def _claim(session: Session, due_by: datetime, postgres: bool, limit: int) -> li
     return list(session.scalars(query))
 
 
-def _order_id(delivery: WebhookDelivery) -> str | None:
-    """The order a delivery concerns, for one that failed before saying so: people and
-    ``customers/redact`` must still find it by order."""
+def _identify(delivery: WebhookDelivery) -> None:
+    """Name the order and business key (``refund:ID``, ...) of a delivery that failed before
+    saying so: people reading ``clawback inbox`` and ``customers/redact`` must still find it."""
     try:
-        return order_id_of(delivery.topic, parse_json(delivery.body))
+        payload = parse_json(delivery.body)
+        delivery.order_id = delivery.order_id or order_id_of(delivery.topic, payload)
+        delivery.notice_key = delivery.notice_key or business_key(delivery.topic, payload)
     except (PayloadError, ValueError, KeyError, TypeError):
-        return None
+        pass
 
 
 def _apply(session: Session, delivery: WebhookDelivery, now: datetime) -> str:
@@ -127,8 +129,8 @@ def _process(session: Session, delivery: WebhookDelivery, config: Config, now: d
         status = "received" if delivery.attempts < config.worker_max_attempts else "failed"
         delivery.next_attempt_at = now + backoff(delivery.attempts)
         log.warning("delivery %s (%s) attempt %s: %s", delivery.id, delivery.topic, delivery.attempts, delivery.last_error)
-    if status != "done" and delivery.order_id is None:
-        delivery.order_id = _order_id(delivery)
+    if status not in ("done", "ignored", "parked"):
+        _identify(delivery)
     delivery.status = status
     if status != "received":
         delivery.processed_at = now

@@ -384,7 +384,7 @@ def test_inbox_text_and_json(shop) -> None:
     document = shop.cli.inbox()
     assert document["counts"] == {"failed": 1}
     [item] = document["attention"]
-    assert list(item) == ["id", "shop", "topic", "status", "order_id", "why"]
+    assert list(item) == ["id", "shop", "topic", "status", "order_id", "key", "why"]
     text = shop.cli("inbox").stdout.splitlines()
     assert text[0] == "failed: 1" and text[1].startswith(f"attention: delivery {item['id']} orders/paid failed: unparseable body")
 

@@ -318,5 +318,6 @@ def test_conflict_in_the_inbox_names_its_order(shop, now) -> None:
     shop.post("refunds/create", payloads.refund(96, 6, [(61, 2, "200.00")], created_at=iso(now)))
     shop.work()
     assert [d.status for d in shop.deliveries()] == ["done", "done", "conflict"]
+    assert shop.deliveries()[-1].notice_key == "refund:96"  # which refund conflicted
     [item] = shop.cli.inbox()["attention"]
     assert (item["status"], item["order_id"]) == ("conflict", "6")
