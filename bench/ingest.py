@@ -229,12 +229,12 @@ def stored_rows(database_url: str) -> int | str:
         return f"? ({type(exc).__name__})"
 
 
-def make_targets(names: list[str], port: int, workdir: Path) -> list[Target]:
+def make_targets(names: list[str], port: int, workdir: Path, workers: int = 2) -> list[Target]:
     targets = []
-    clawback_serve = [str(VENV_BIN / "clawback"), "serve", "--no-worker", "--workers", "2", "--port", str(port)]
+    clawback_serve = [str(VENV_BIN / "clawback"), "serve", "--no-worker", "--workers", str(workers), "--port", str(port)]
     for name in names:
         if name == "bare":
-            argv = [str(VENV_BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "bench.bare_app:app"]
+            argv = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "bench.bare_app:app"]
             targets.append(Target("bare Flask + HMAC", argv, clean_env()))
         elif name == "sqlite":
             instance = workdir / "sqlite-instance"
@@ -267,6 +267,7 @@ def main() -> None:
                         help="also run the open loop at half the closed-loop throughput (p99 at a load the server sustains)")
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--targets", default="bare,sqlite,postgres")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes of every server (the brief's setting is 2)")
     parser.add_argument("--no-write", action="store_true", help="print only; do not append to bench/RESULTS.md")
     args = parser.parse_args()
 
@@ -277,7 +278,7 @@ def main() -> None:
     open_results: list[tuple[str, float, LoadResult]] = []
     sizes: list[int] = []
     revs: dict[str, str] = {}
-    targets = make_targets(args.targets.split(","), port, workdir)
+    targets = make_targets(args.targets.split(","), port, workdir, args.workers)
     t_start = time.monotonic()
     seed = 7
     try:
@@ -359,7 +360,7 @@ def main() -> None:
         f"Deliveries: refunds/create, body {min(sizes)}-{max(sizes)} B (mean {sum(sizes) / len(sizes):.0f}), a unique webhook id each; "
         f"warm-up {args.warmup} at concurrency 8, then a closed loop of {args.count} at concurrency {args.concurrency}, then open loops of "
         f"{args.duration:g} s (≤ {args.max_connections} connections; latency counted from each delivery's scheduled send). "
-        f"Every server: gunicorn, 2 sync workers (which answer `Connection: close`, so each delivery opens a TCP connection). "
+        f"Every server: gunicorn, {args.workers} sync workers (which answer `Connection: close`, so each delivery opens a TCP connection). "
         f"The asyncio load generator (1 process) shares the 2 cores. Wall time {time.monotonic() - t_start:.0f} s.\n\n"
         "Closed loop (throughput):\n\n"
         + common.table(["target", "git", "acks/s", "× bare", "p50 ms", "p99 ms", "errors", "server CPU ms/ack", "loader CPU ms/ack",
