@@ -27,6 +27,7 @@ from sqlmodel import Session
 
 from ledger.errors import IdempotencyConflict
 from policy.engine import Effect
+from policy.notices import OrderPaid
 from shopify_app import services, utcnow
 from shopify_app.config import Config
 from shopify_app.db import Database
@@ -94,7 +95,7 @@ def _apply(session: Session, delivery: WebhookDelivery, now: datetime) -> str:
         outcome_needs_review.append(bool(outcome.review))
         if outcome.notes or outcome.review:
             delivery.last_error = "; ".join(outcome.notes + outcome.review)
-        if outcome.facts.sale is not None and notice.key.startswith("order:"):
+        if isinstance(notice, OrderPaid) and outcome.effect is Effect.APPLIED:  # the sale just arrived
             _release_parked(session, shop, notice.order_id, now)
     # A delivery that only repeated what was known (a duplicate, a second paid payload) is
     # "ignored", whichever worker saw it first, so concurrent runs end in the same statuses.
