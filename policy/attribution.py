@@ -19,7 +19,9 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class OrderSignals:
+class Clues:
+    """What an order shows about who referred it (interfaces.md, "Attribution of orders")."""
+
     discount_codes: Sequence[str] = ()
     ref_attribute: str | None = None
     landing_site: str | None = None
@@ -33,7 +35,7 @@ def _landing_ref(landing_site: str | None) -> str | None:
     return values[0] if values else None
 
 
-def attribute(order: OrderSignals, affiliates: Iterable[Candidate]) -> tuple[Candidate | None, str]:
+def attribute(order: Clues, affiliates: Iterable[Candidate]) -> tuple[Candidate | None, str]:
     """The affiliate the order belongs to (or None) and a one-line why."""
     by_code = {a.code.casefold(): a for a in affiliates}
     found = None

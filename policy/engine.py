@@ -1,9 +1,9 @@
-"""Recalculate, then append the difference: the one entry point that turns notices into records.
+"""Recalculate, then append the difference: the one entry point that turns events into records.
 
-``apply(facts, notice, records, settings, now)`` is pure. It checks the notice's
-idempotency key, adds the notice to what is known about the order, recomputes the target
+``apply(facts, event, records, settings, now)`` is pure. It checks the event's
+idempotency key, adds the event to what is known about the order, recomputes the target
 of every line (``policy.values``) and returns one adjustment draft per line whose net
-differs from its target. A notice for an order whose sale is not known yet is parked in
+differs from its target. An event for an order whose sale is not known yet is parked in
 the facts and replayed, in received order, when the sale arrives, so the records come out
 exactly as if the events had arrived in order.
 
@@ -23,10 +23,10 @@ from ledger.errors import IdempotencyConflict
 from ledger.money import Money
 from ledger.records import Draft, Kind, Record, Status
 from policy.facts import OrderFacts
-from policy.notices import (
+from policy.events import (
     DisputeChanged,
     ExchangeProcessed,
-    Notice,
+    Event,
     OrderCancelled,
     OrderEdited,
     OrderFulfilled,
@@ -57,7 +57,7 @@ class Outcome:
 
 @dataclass
 class _Line:
-    """A line's running state while one notice is applied."""
+    """A line's running state while one event is applied."""
 
     net: int
     value: int
@@ -65,36 +65,36 @@ class _Line:
     approves_at: datetime | None
 
 
-def _source(notice: Notice) -> str:
-    if isinstance(notice, DisputeChanged):
-        return f"dispute:{notice.dispute_id}"
-    return notice.key
+def _source(event: Event) -> str:
+    if isinstance(event, DisputeChanged):
+        return f"dispute:{event.dispute_id}"
+    return event.key
 
 
-def _kind(notice: Notice, diff: int) -> Kind:
-    if isinstance(notice, DisputeChanged):
+def _kind(event: Event, diff: int) -> Kind:
+    if isinstance(event, DisputeChanged):
         return Kind.CHARGEBACK if diff < 0 else Kind.REINSTATEMENT
     return {
         RefundCreated: Kind.REFUND,
         ExchangeProcessed: Kind.EXCHANGE,
         OrderEdited: Kind.EXCHANGE,
         OrderCancelled: Kind.CANCELLATION,
-    }.get(type(notice), Kind.MANUAL)
+    }.get(type(event), Kind.MANUAL)
 
 
-def _reason(notice: Notice, sale: Sale, before: _Line, after: LineValue, after_payout: bool) -> str:
+def _reason(event: Event, sale: Sale, before: _Line, after: LineValue, after_payout: bool) -> str:
     cur = sale.currency
     value = f"{Money(after.value, cur)} {cur}"
-    if isinstance(notice, RefundCreated):
-        text = f"Refund {notice.refund_id} on order {sale.order_name}: commission recalculated on {value} kept"
-    elif isinstance(notice, ExchangeProcessed):
-        text = f"Exchange (return {notice.return_id}) on order {sale.order_name}: commission recalculated on {value}"
-    elif isinstance(notice, OrderEdited):
-        text = f"Order {sale.order_name} edited (edit {notice.edit_id}): commission recalculated on {value}"
-    elif isinstance(notice, DisputeChanged) and after.target.minor < before.net:
-        text = f"Chargeback {notice.dispute_id} on order {sale.order_name} ({notice.status}): commission reversed while it stands"
-    elif isinstance(notice, DisputeChanged):
-        text = f"Dispute {notice.dispute_id} on order {sale.order_name} {notice.status}: commission reinstated on {value}"
+    if isinstance(event, RefundCreated):
+        text = f"Refund {event.refund_id} on order {sale.order_name}: commission recalculated on {value} kept"
+    elif isinstance(event, ExchangeProcessed):
+        text = f"Exchange (return {event.return_id}) on order {sale.order_name}: commission recalculated on {value}"
+    elif isinstance(event, OrderEdited):
+        text = f"Order {sale.order_name} edited (edit {event.edit_id}): commission recalculated on {value}"
+    elif isinstance(event, DisputeChanged) and after.target.minor < before.net:
+        text = f"Chargeback {event.dispute_id} on order {sale.order_name} ({event.status}): commission reversed while it stands"
+    elif isinstance(event, DisputeChanged):
+        text = f"Dispute {event.dispute_id} on order {sale.order_name} {event.status}: commission reinstated on {value}"
     else:
         text = f"Order {sale.order_name} cancelled: remaining commission reversed"
     if not after_payout:
@@ -148,7 +148,7 @@ def _commission_drafts(sale: Sale, facts: OrderFacts, now: datetime) -> list[Dra
     ]
 
 
-def _adjustments(facts: OrderFacts, notice: Notice, lines: dict[str, _Line], now: datetime) -> list[Draft]:
+def _adjustments(facts: OrderFacts, event: Event, lines: dict[str, _Line], now: datetime) -> list[Draft]:
     """One draft per line whose net differs from its recomputed target."""
     sale = facts.sale
     assert sale is not None
@@ -169,15 +169,15 @@ def _adjustments(facts: OrderFacts, notice: Notice, lines: dict[str, _Line], now
                 order_id=sale.order_id,
                 line_item_id=line_id,
                 affiliate=sale.affiliate,
-                kind=_kind(notice, diff),
+                kind=_kind(event, diff),
                 status=status,
                 amount=Money(diff, sale.currency),
                 base=Money(after.value - before.value, sale.currency),
                 rate=line.rate,
                 clawback=clawback,
-                reason=_reason(notice, sale, before, after, clawback),
-                source=_source(notice),
-                event_key=notice.key,
+                reason=_reason(event, sale, before, after, clawback),
+                source=_source(event),
+                event_key=event.key,
                 created_at=now,
                 approves_at=before.approves_at if status is Status.PENDING else None,
             )
@@ -186,72 +186,72 @@ def _adjustments(facts: OrderFacts, notice: Notice, lines: dict[str, _Line], now
     return drafts
 
 
-def _record(facts: OrderFacts, notice: Notice, settings: Settings) -> tuple[OrderFacts, Effect, tuple[str, ...]]:
-    """Add a (non-sale) notice to the facts; settings that decide how it counts are frozen in.
+def _record(facts: OrderFacts, event: Event, settings: Settings) -> tuple[OrderFacts, Effect, tuple[str, ...]]:
+    """Add a (non-sale) event to the facts; settings that decide how it counts are frozen in.
     Returns the grown facts, the effect, and what is held for review."""
-    if isinstance(notice, RefundCreated):
+    if isinstance(event, RefundCreated):
         notes = ()
-        if notice.discrepancy < 0 and settings.amount_only_refunds is AmountOnlyRefunds.REVIEW:
-            notes = (f"refund {notice.refund_id}: {-notice.discrepancy} refunded beyond its line items, held for review",)
-        return replace(facts, refunds=facts.refunds + ((notice, settings.amount_only_refunds),)), Effect.APPLIED, notes
-    if isinstance(notice, ExchangeProcessed):
-        return replace(facts, exchanges=facts.exchanges + ((notice, settings.exchange_upgrades),)), Effect.APPLIED, ()
-    if isinstance(notice, OrderEdited):
-        return replace(facts, edits=facts.edits + ((notice, settings.exchange_upgrades),)), Effect.APPLIED, ()
-    if isinstance(notice, OrderCancelled):
+        if event.discrepancy < 0 and settings.amount_only_refunds is AmountOnlyRefunds.REVIEW:
+            notes = (f"refund {event.refund_id}: {-event.discrepancy} refunded beyond its line items, held for review",)
+        return replace(facts, refunds=facts.refunds + ((event, settings.amount_only_refunds),)), Effect.APPLIED, notes
+    if isinstance(event, ExchangeProcessed):
+        return replace(facts, exchanges=facts.exchanges + ((event, settings.exchange_upgrades),)), Effect.APPLIED, ()
+    if isinstance(event, OrderEdited):
+        return replace(facts, edits=facts.edits + ((event, settings.exchange_upgrades),)), Effect.APPLIED, ()
+    if isinstance(event, OrderCancelled):
         if facts.cancelled_at is not None:
             return facts, Effect.IGNORED, ()
-        return replace(facts, cancelled_at=notice.cancelled_at), Effect.APPLIED, ()
-    if isinstance(notice, OrderFulfilled):
+        return replace(facts, cancelled_at=event.cancelled_at), Effect.APPLIED, ()
+    if isinstance(event, OrderFulfilled):
         if facts.fulfilled_at is not None:
             return facts, Effect.IGNORED, ()
-        return replace(facts, fulfilled_at=notice.fulfilled_at), Effect.APPLIED, ()
-    if isinstance(notice, DisputeChanged):
-        known = facts.dispute(notice.dispute_id)
-        if known is not None and known.status in {"won", "lost"} and notice.status in {"won", "lost"} and known.status != notice.status:
-            raise IdempotencyConflict(f"dispute:{notice.dispute_id}", f"already {known.status}, now {notice.status}")
-        if known is not None and known.rank >= notice.rank:
+        return replace(facts, fulfilled_at=event.fulfilled_at), Effect.APPLIED, ()
+    if isinstance(event, DisputeChanged):
+        known = facts.dispute(event.dispute_id)
+        if known is not None and known.status in {"won", "lost"} and event.status in {"won", "lost"} and known.status != event.status:
+            raise IdempotencyConflict(f"dispute:{event.dispute_id}", f"already {known.status}, now {event.status}")
+        if known is not None and known.rank >= event.rank:
             return facts, Effect.IGNORED, ()  # older news, or the same stage again
-        return facts.with_dispute(notice), Effect.APPLIED, ()
-    raise TypeError(f"not a notice: {notice!r}")
+        return facts.with_dispute(event), Effect.APPLIED, ()
+    raise TypeError(f"not an event: {event!r}")
 
 
-def _check_key(facts: OrderFacts, notice: Notice) -> bool:
+def _check_key(facts: OrderFacts, event: Event) -> bool:
     """True when the key was already applied or parked with the same content; raises on a conflict."""
-    known = facts.fingerprint_of(notice.key)
+    known = facts.fingerprint_of(event.key)
     if known is None:
-        known = next((fingerprint(p) for p in facts.parked if p.key == notice.key), None)
+        known = next((fingerprint(p) for p in facts.parked if p.key == event.key), None)
     if known is None:
         return False
-    if known != fingerprint(notice):
-        raise IdempotencyConflict(notice.key)
+    if known != fingerprint(event):
+        raise IdempotencyConflict(event.key)
     return True
 
 
-def apply(facts: OrderFacts, notice: Notice, records: Sequence[Record], settings: Settings, now: datetime) -> Outcome:
-    """Apply one notice to an order; ``records`` are the order's posted records, current status."""
-    if notice.order_id != facts.order_id:
-        raise ValueError(f"notice for order {notice.order_id} applied to order {facts.order_id}")
-    if _check_key(facts, notice):
+def apply(facts: OrderFacts, event: Event, records: Sequence[Record], settings: Settings, now: datetime) -> Outcome:
+    """Apply one event to an order; ``records`` are the order's posted records, current status."""
+    if event.order_id != facts.order_id:
+        raise ValueError(f"event for order {event.order_id} applied to order {facts.order_id}")
+    if _check_key(facts, event):
         return Outcome(facts, (), Effect.DUPLICATE)
-    if isinstance(notice, OrderPaid):
-        return _apply_sale(facts, notice, records, settings, now)
+    if isinstance(event, OrderPaid):
+        return _apply_sale(facts, event, records, settings, now)
     if facts.sale is None:
-        return Outcome(replace(facts, parked=facts.parked + (notice,)), (), Effect.PARKED)
-    grown, effect, review = _record(facts, notice, settings)
-    grown = grown.saw(notice.key, fingerprint(notice))
+        return Outcome(replace(facts, parked=facts.parked + (event,)), (), Effect.PARKED)
+    grown, effect, review = _record(facts, event, settings)
+    grown = grown.saw(event.key, fingerprint(event))
     if effect is not Effect.APPLIED:
         return Outcome(grown, (), effect, review=review)
-    drafts = _adjustments(grown, notice, _lines(grown, records), now)
+    drafts = _adjustments(grown, event, _lines(grown, records), now)
     return Outcome(grown, tuple(drafts), Effect.APPLIED, review=review)
 
 
-def _apply_sale(facts: OrderFacts, notice: OrderPaid, records: Sequence[Record], settings: Settings, now: datetime) -> Outcome:
+def _apply_sale(facts: OrderFacts, event: OrderPaid, records: Sequence[Record], settings: Settings, now: datetime) -> Outcome:
     """Record the sale once, then replay what was parked for it, in received order."""
     if facts.sale is not None:
-        return Outcome(facts.saw(notice.key, fingerprint(notice)), (), Effect.IGNORED)
-    sale = record_sale(notice, settings)
-    grown = replace(facts, sale=sale, parked=()).saw(notice.key, fingerprint(notice))
+        return Outcome(facts.saw(event.key, fingerprint(event)), (), Effect.IGNORED)
+    sale = record_sale(event, settings)
+    grown = replace(facts, sale=sale, parked=()).saw(event.key, fingerprint(event))
     drafts = _commission_drafts(sale, grown, now)
     lines = _lines(grown, records)
     for draft in drafts:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from policy.notices import (
+from policy.events import (
     DisputeChanged,
     ExchangeProcessed,
-    Notice,
+    Event,
     OrderEdited,
     RefundCreated,
 )
@@ -33,7 +33,7 @@ class OrderFacts:
     cancelled_at: datetime | None = None
     fulfilled_at: datetime | None = None
     seen: tuple[tuple[str, str], ...] = ()  # idempotency key -> fingerprint, in applied order
-    parked: tuple[Notice, ...] = ()  # received before the sale, in received order
+    parked: tuple[Event, ...] = ()  # received before the sale, in received order
 
     # -- reading ---------------------------------------------------------------------------
     def fingerprint_of(self, key: str) -> str | None:
@@ -55,6 +55,6 @@ class OrderFacts:
     def saw(self, key: str, fingerprint: str) -> OrderFacts:
         return replace(self, seen=self.seen + ((key, fingerprint),))
 
-    def with_dispute(self, notice: DisputeChanged) -> OrderFacts:
-        others = tuple(d for d in self.disputes if d.dispute_id != notice.dispute_id)
-        return replace(self, disputes=others + (notice,))
+    def with_dispute(self, event: DisputeChanged) -> OrderFacts:
+        others = tuple(d for d in self.disputes if d.dispute_id != event.dispute_id)
+        return replace(self, disputes=others + (event,))

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from ledger.money import Money, percent_of
-from policy.notices import OrderPaid, SaleLine
+from policy.events import OrderPaid, SaleLine
 from policy.settings import DelayStarts, Settings
 
 
@@ -58,19 +58,19 @@ def line_base(line: SaleLine, currency: str, taxes_included: bool) -> Money:
     return Money.rounded(max(gross, Decimal(0)), currency)
 
 
-def line_rate(line: SaleLine, notice: OrderPaid, settings: Settings) -> Decimal:
-    referral = notice.referral
+def line_rate(line: SaleLine, event: OrderPaid, settings: Settings) -> Decimal:
+    referral = event.referral
     if referral is not None and referral.rate_percent is not None:
         return referral.rate_percent
-    product_rates = dict(notice.product_rates)
+    product_rates = dict(event.product_rates)
     if line.product_id is not None and line.product_id in product_rates:
         return product_rates[line.product_id]
     return settings.default_rate_percent
 
 
-def record_sale(notice: OrderPaid, settings: Settings) -> Sale:
+def record_sale(event: OrderPaid, settings: Settings) -> Sale:
     """Freeze base and rate of every commissionable line, and the approval terms."""
-    referral = notice.referral
+    referral = event.referral
     delay = settings.approval_delay_days
     if referral is not None and referral.approval_delay_days is not None:
         delay = referral.approval_delay_days
@@ -81,20 +81,20 @@ def record_sale(notice: OrderPaid, settings: Settings) -> Sale:
             line_item_id=line.line_item_id,
             title=line.title,
             quantity=line.quantity,
-            base=line_base(line, notice.currency, notice.taxes_included),
-            rate=line_rate(line, notice, settings),
+            base=line_base(line, event.currency, event.taxes_included),
+            rate=line_rate(line, event, settings),
         )
-        for line in notice.lines
+        for line in event.lines
         if not line.gift_card and referral is not None
     )
     return Sale(
-        order_id=notice.order_id,
-        order_name=notice.order_name,
-        currency=notice.currency,
-        taxes_included=notice.taxes_included,
+        order_id=event.order_id,
+        order_name=event.order_name,
+        currency=event.currency,
+        taxes_included=event.taxes_included,
         affiliate=referral.code if referral else None,
         lines=lines,
-        processed_at=notice.processed_at,
+        processed_at=event.processed_at,
         delay_days=delay,
         delay_starts=settings.delay_starts,
     )

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from ledger.money import Money, allocate, percent_of, round_half_up
 from policy.facts import OrderFacts
-from policy.notices import AddedLine, RefundCreated
+from policy.events import AddedLine, RefundCreated
 from policy.sale import Sale
 from policy.settings import AmountOnlyRefunds, ExchangeUpgrades
 

@@ -1,4 +1,4 @@
-"""From a stored delivery to policy notices: which notices a webhook means for the ledger.
+"""From a stored delivery to policy events: which events a webhook means for the ledger.
 
 ``translate`` reads payloads; this module adds what a payload cannot know on its own:
 the shop's affiliates (attribution), whether the order's sale is already known, and the
@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from policy.attribution import Candidate, attribute
-from policy.notices import Notice, Referral, SaleLine
+from policy.events import Event, Referral, SaleLine
 from policy.facts import OrderFacts
 from shopify_app import services
 from shopify_app.codec import facts_to_json
@@ -36,18 +36,18 @@ REDACTED = b'{"redacted": true}'
 
 @dataclass(frozen=True)
 class Translation:
-    """What a delivery means: notices to apply (in order), or a shop-level action done."""
+    """What a delivery means: events to apply (in order), or a shop-level action done."""
 
     order_id: str | None
-    notices: tuple[Notice, ...]
+    events: tuple[Event, ...]
     note: str = ""
     acted: bool = False  # a shop-level action was taken (uninstall, privacy request)
 
 
-def referral_for(session: Session, shop: Shop, signals: translate.OrderSignals) -> tuple[Referral | None, str]:
+def referral_for(session: Session, shop: Shop, clues: translate.Clues) -> tuple[Referral | None, str]:
     """Attribute an order to one of the shop's affiliates (self-referrals get none)."""
     affiliates = {a.code: a for a in services.affiliates(session, shop)}
-    found, why = attribute(signals, [Candidate(a.code, a.email) for a in affiliates.values()])
+    found, why = attribute(clues, [Candidate(a.code, a.email) for a in affiliates.values()])
     if found is None:
         return None, why
     row = affiliates[found.code]
@@ -77,7 +77,7 @@ def _priced_snapshot(session: Session, shop: Shop, order_id: str, facts: OrderFa
     sale = facts.sale
     return translate.OrderSnapshot(
         order_id=order_id, name=sale.order_name, currency=sale.currency, taxes_included=sale.taxes_included,
-        paid=True, lines=_LINES.validate_json(row.lines_json), signals=translate.OrderSignals(),
+        paid=True, lines=_LINES.validate_json(row.lines_json), clues=translate.Clues(),
         processed_at=sale.processed_at, cancelled_at=None, fulfilled_at=None, refunds=(),
     )
 
@@ -86,32 +86,32 @@ def _order_notices(session: Session, shop: Shop, topic: str, payload: Mapping[st
     snapshot = translate.order_from_payload(payload, topic)
     facts = services.order_facts(session, shop, snapshot.order_id)
     _remember_lines(session, shop, snapshot, now)
-    notices: list[Notice] = []
+    events: list[Event] = []
     note = ""
     if snapshot.paid and (facts is None or facts.sale is None):
-        referral, note = referral_for(session, shop, snapshot.signals)
-        notices.append(snapshot.order_paid(referral))
-    notices.extend(n for n in (snapshot.order_fulfilled(), snapshot.order_cancelled()) if n is not None)
+        referral, note = referral_for(session, shop, snapshot.clues)
+        events.append(snapshot.order_paid(referral))
+    events.extend(n for n in (snapshot.order_fulfilled(), snapshot.order_cancelled()) if n is not None)
     # refunds/create is the authoritative body of a refund; a copy embedded in an order
     # payload only fills in a refund whose own delivery has not been seen.
     seen = {key for key, _ in facts.seen} if facts else set()
-    notices.extend(r for r in snapshot.refunds if r.key not in seen)
-    return Translation(snapshot.order_id, tuple(notices), note)
+    events.extend(r for r in snapshot.refunds if r.key not in seen)
+    return Translation(snapshot.order_id, tuple(events), note)
 
 
 def translate_delivery(session: Session, shop: Shop, delivery: WebhookDelivery, now: datetime) -> Translation:
-    """The notices a stored delivery stands for. Raises ``translate.PayloadError`` for bodies
+    """The events a stored delivery stands for. Raises ``translate.PayloadError`` for bodies
     that will never make sense and ``translate.NeedsFetch`` for ones that may later."""
     topic = delivery.topic
     payload = translate.parse_json(delivery.body)
     if topic in ORDER_TOPICS:
         return _order_notices(session, shop, topic, payload, now)
     if topic == "refunds/create":
-        notice = translate.refund_from_payload(payload)
-        return Translation(notice.order_id, (notice,))
+        event = translate.refund_from_payload(payload)
+        return Translation(event.order_id, (event,))
     if topic in {"disputes/create", "disputes/update"}:
-        notice = translate.dispute_from_payload(payload)
-        return Translation(notice.order_id, (notice,))
+        event = translate.dispute_from_payload(payload)
+        return Translation(event.order_id, (event,))
     if topic == "orders/edited":
         delta = translate.edit_from_payload(payload)
         facts = services.order_facts(session, shop, delta.order_id)
@@ -127,8 +127,8 @@ def translate_delivery(session: Session, shop: Shop, delivery: WebhookDelivery, 
         if not ret.exchanged:
             return Translation(ret.order_id, (), f"return {ret.return_id} {ret.status}: no exchange to apply")
         facts = services.order_facts(session, shop, ret.order_id)
-        notice = translate.exchange_notice(ret, _priced_snapshot(session, shop, ret.order_id, facts), occurred_at=now)
-        return Translation(ret.order_id, (notice,) if notice else ())
+        event = translate.exchange_notice(ret, _priced_snapshot(session, shop, ret.order_id, facts), occurred_at=now)
+        return Translation(ret.order_id, (event,) if event else ())
     if topic == "app/uninstalled":
         shop.uninstalled_at = now
         shop.access_token_encrypted = None

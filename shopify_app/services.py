@@ -1,5 +1,5 @@
 """Application services: each loads state, calls one pure function of ``policy``/``ledger``,
-and writes the result, inside the caller's transaction. They take primitives and notices,
+and writes the result, inside the caller's transaction. They take primitives and events,
 never Flask objects, and read no clock: ``now`` is passed in.
 """
 
@@ -21,9 +21,9 @@ from ledger.records import Record, Status
 from policy.approval import due_for_approval
 from policy.engine import Outcome, apply
 from policy.facts import OrderFacts
-from policy.notices import Notice
+from policy.events import Event
 from policy.settings import SettingError, Settings, parse
-from policy.signals import affiliate_signals
+from policy.risk import affiliate_risk
 from shopify_app.db import insert_on_conflict
 from shopify_app.codec import facts_from_json, facts_to_json
 from shopify_app.store import LedgerStore
@@ -93,13 +93,13 @@ def lock_order(session: Session, shop: Shop, order_id: str, now: datetime) -> Lo
     return LockedOrder(row, facts_from_json(row.facts_json))
 
 
-def apply_notice(session: Session, shop: Shop, notice: Notice, now: datetime) -> Outcome:
-    """Apply one notice to its order in the caller's transaction: facts and records together."""
-    locked = lock_order(session, shop, notice.order_id, now)
+def apply_event(session: Session, shop: Shop, event: Event, now: datetime) -> Outcome:
+    """Apply one event to its order in the caller's transaction: facts and records together."""
+    locked = lock_order(session, shop, event.order_id, now)
     store = LedgerStore(session, shop.id)
-    records = store.records(notice.order_id)
-    outcome = apply(locked.facts, notice, records, shop_settings(shop), now)
-    store.post(notice.order_id, outcome.drafts, existing=records)
+    records = store.records(event.order_id)
+    outcome = apply(locked.facts, event, records, shop_settings(shop), now)
+    store.post(event.order_id, outcome.drafts, existing=records)
     facts = outcome.facts
     locked.row.facts_json = facts_to_json(facts)
     locked.row.has_sale = facts.sale is not None
@@ -133,12 +133,12 @@ def approve_due(session: Session, shop: Shop, as_of: datetime) -> list[int]:
     return ids
 
 
-def refresh_signals(session: Session, shop: Shop, as_of: datetime) -> list[str]:
+def refresh_risk(session: Session, shop: Shop, as_of: datetime) -> list[str]:
     """Recompute every affiliate's flag from its records; returns the codes now flagged."""
-    signals = affiliate_signals(LedgerStore(session, shop.id).records(), as_of, shop_settings(shop))
+    risks = affiliate_risk(LedgerStore(session, shop.id).records(), as_of, shop_settings(shop))
     flagged = []
     for row in affiliates(session, shop):
-        signal = signals.get(row.code)
+        signal = risks.get(row.code)
         row.flagged = bool(signal and signal.flagged)
         session.add(row)
         if row.flagged:

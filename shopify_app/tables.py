@@ -40,7 +40,7 @@ class Affiliate(SQLModel, table=True):
     email: str
     rate_percent: str | None = None
     approval_delay_days: int | None = None
-    flagged: bool = False  # set by the signals job or a merchant
+    flagged: bool = False  # set by the risk job or a merchant
     created_at: datetime
 
 

@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from ledger.errors import IdempotencyConflict
 from policy.engine import Effect
-from policy.notices import OrderPaid
+from policy.events import OrderPaid
 from shopify_app import services, utcnow
 from shopify_app.config import Config
 from shopify_app.db import Database
@@ -88,15 +88,15 @@ def _apply(session: Session, delivery: WebhookDelivery, now: datetime) -> str:
     delivery.last_error = translation.note or None
     effects = set()
     outcome_needs_review = []
-    for notice in translation.notices:
-        outcome = services.apply_notice(session, shop, notice, now)
-        delivery.notice_key = notice.key
+    for event in translation.events:
+        outcome = services.apply_event(session, shop, event, now)
+        delivery.notice_key = event.key
         effects.add(outcome.effect)
         outcome_needs_review.append(bool(outcome.review))
         if outcome.notes or outcome.review:
             delivery.last_error = "; ".join(outcome.notes + outcome.review)
-        if isinstance(notice, OrderPaid) and outcome.effect is Effect.APPLIED:  # the sale just arrived
-            _release_parked(session, shop, notice.order_id, now)
+        if isinstance(event, OrderPaid) and outcome.effect is Effect.APPLIED:  # the sale just arrived
+            _release_parked(session, shop, event.order_id, now)
     # A delivery that only repeated what was known (a duplicate, a second paid payload) is
     # "ignored", whichever worker saw it first, so concurrent runs end in the same statuses.
     if Effect.PARKED in effects:
@@ -107,7 +107,7 @@ def _apply(session: Session, delivery: WebhookDelivery, now: datetime) -> str:
 
 
 def _release_parked(session: Session, shop: Shop, order_id: str, now: datetime) -> None:
-    """The sale arrived and replayed the order's parked notices: their deliveries are done."""
+    """The sale arrived and replayed the order's parked events: their deliveries are done."""
     session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.shop_domain == shop.domain, WebhookDelivery.order_id == order_id, WebhookDelivery.status == "parked")
@@ -155,7 +155,7 @@ def periodic_jobs(database: Database, as_of: datetime) -> int:
     with database.transaction() as session:
         for shop in services.all_shops(session):
             approved += len(services.approve_due(session, shop, as_of))
-            services.refresh_signals(session, shop, as_of)
+            services.refresh_risk(session, shop, as_of)
     return approved
 
 

@@ -2,8 +2,8 @@
 
 Why one place: Shopify's payloads are loose (amounts as strings in one place and JSON
 numbers in another, shop and presentment money side by side, thin bodies that need a
-fetch). Everything past this module works with the exact, typed notices of
-``policy.notices``; nothing else looks inside a payload, so each Shopify quirk is handled
+fetch). Everything past this module works with the exact, typed events of
+``policy.events``; nothing else looks inside a payload, so each Shopify quirk is handled
 once, here, and tested against Shopify's own samples.
 
 Rules kept everywhere below:
@@ -15,7 +15,7 @@ Rules kept everywhere below:
   there, else the plain ``<field>`` (which Shopify gives in shop currency). Presentment
   money is never read. The currency is the order's ``currency`` (the shop currency).
 * A malformed field raises :class:`PayloadError` naming the field; a valid payload that is
-  too thin to build a notice (an edit or exchange line not on the order snapshot yet, a
+  too thin to build an event (an edit or exchange line not on the order snapshot yet, a
   return whose lines the webhook left out) raises :class:`NeedsFetch`, so the caller can
   fetch the resource from Shopify and retry instead of failing the delivery.
 
@@ -34,8 +34,8 @@ from typing import Any, Mapping
 
 from ledger.errors import MoneyError
 from ledger.money import Money, minor_digits, to_decimal
-from policy.attribution import OrderSignals
-from policy.notices import (
+from policy.attribution import Clues
+from policy.events import (
     AddedLine,
     DisputeChanged,
     ExchangeProcessed,
@@ -79,7 +79,7 @@ class PayloadError(ValueError):
 
 
 class NeedsFetch(LookupError):
-    """The payload is valid but too thin for its notice: fetch the order (or the return)
+    """The payload is valid but too thin for its event: fetch the order (or the return)
     from Shopify and translate again. Retrying with fresher data can help, so it is not a
     :class:`PayloadError`."""
 
@@ -308,7 +308,7 @@ class OrderSnapshot:
     """What one order payload says about the order, typed and in shop money.
 
     Built from orders/create, orders/paid, orders/updated, orders/cancelled (and any
-    full Order body, e.g. one fetched for reconciliation). It is a snapshot, not a notice:
+    full Order body, e.g. one fetched for reconciliation). It is a snapshot, not an event:
     the caller decides what it means (first paid payload -> :meth:`order_paid`; cancelled
     -> :meth:`order_cancelled`; ``refunds`` -> the refunds it carries; later snapshots price
     edits and exchanges).
@@ -320,7 +320,7 @@ class OrderSnapshot:
     taxes_included: bool
     paid: bool  # financial_status paid / partially_refunded / refunded, or topic orders/paid
     lines: tuple[SaleLine, ...]
-    signals: OrderSignals
+    clues: Clues
     processed_at: datetime
     cancelled_at: datetime | None
     fulfilled_at: datetime | None  # earliest successful fulfilment
@@ -331,7 +331,7 @@ class OrderSnapshot:
         return next((line for line in self.lines if line.line_item_id == line_item_id), None)
 
     def order_paid(self, referral: Referral | None, product_rates: tuple[tuple[str, Decimal], ...] = ()) -> OrderPaid:
-        """The sale notice. Attribution (who ``referral`` is) is the caller's: it needs the
+        """The sale event. Attribution (who ``referral`` is) is the caller's: it needs the
         shop's affiliates, which a payload does not carry (see ``policy.attribution``)."""
         return OrderPaid(
             order_id=self.order_id,
@@ -379,7 +379,7 @@ def order_from_payload(payload: Mapping[str, Any], topic: str | None = None) -> 
         taxes_included=taxes_included,
         paid=order.get("financial_status") in PAID_STATUSES or topic == "orders/paid",
         lines=lines,
-        signals=_signals(order, where),
+        clues=_clues(order, where),
         processed_at=processed_at,
         cancelled_at=_opt_time(order.get("cancelled_at"), f"{where}: cancelled_at"),
         fulfilled_at=_fulfilled_at(order, where),
@@ -421,7 +421,7 @@ def _sale_line(raw: Any, where: str, currency: str) -> SaleLine:
     )
 
 
-def _signals(order: Mapping[str, Any], where: str) -> OrderSignals:
+def _clues(order: Mapping[str, Any], where: str) -> Clues:
     """Everything attribution looks at (interfaces.md, "Attribution of orders")."""
     codes: list[str] = []
     for index, entry in enumerate(_list(order.get("discount_codes"), f"{where}: discount_codes")):
@@ -445,7 +445,7 @@ def _signals(order: Mapping[str, Any], where: str) -> OrderSignals:
     emails = [order.get("email"), order.get("contact_email")]
     if isinstance(customer, dict):
         emails.append(customer.get("email"))
-    return OrderSignals(
+    return Clues(
         discount_codes=tuple(dict.fromkeys(codes)),
         ref_attribute=ref,
         landing_site=_opt_str(order.get("landing_site")),
@@ -566,7 +566,7 @@ def dispute_from_payload(payload: Mapping[str, Any]) -> DisputeChanged:
 @dataclass(frozen=True)
 class EditDelta:
     """An orders/edited body: which line ids were added or removed, by how much. It has no
-    prices, so it becomes a notice only with a later order snapshot (:func:`edit_notice`)."""
+    prices, so it becomes an event only with a later order snapshot (:func:`edit_notice`)."""
 
     edit_id: str
     order_id: str
@@ -795,7 +795,7 @@ def order_id_of(topic: str, payload: Mapping[str, Any]) -> str | None:
 
 
 def business_key(topic: str, payload: Mapping[str, Any]) -> str | None:
-    """The key of the business object a payload describes, spelled like the notice keys
+    """The key of the business object a payload describes, spelled like the event keys
     (``refund:ID``, ``edit:ID``, ``dispute:ID:status``, ``return:ID``, ``order:ID``), so the
     same refund seen again (redelivery, another subscription) is recognised as such.
     None for topics with no such object (app and compliance topics, unknown topics)."""

@@ -75,7 +75,7 @@ def test_example_1_full_refund_while_pending_nets_to_zero_and_is_never_payable(s
     assert (reversal["order_id"], reversal["line_item_id"], reversal["rate"]) == (str(ORDER), str(LINE), "20")
     assert reversal["approves_at"] == commission["approves_at"]  # they approve together
     assert net(records, LINE) == "0.00"
-    # Refund rate 100 % of referred value, above the 30 % threshold: flagged (policy.md, Signals).
+    # Refund rate 100 % of referred value, above the 30 % threshold: flagged (policy.md, Risk).
     assert shop.balances()["ANNA"] == {"affiliate": "ANNA", "currency": "EUR", "pending": "0.00", "payable": "0.00",
                                        "paid": "0.00", "owed": "0.00", "flagged": True}
 

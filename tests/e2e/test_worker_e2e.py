@@ -92,14 +92,14 @@ def test_delivery_for_an_unknown_shop_fails_at_once_and_does_not_block_the_rest(
 def test_unexpected_error_is_retried_with_backoff_then_kept_as_failed(shop, clock, now, monkeypatch) -> None:
     shop.post("orders/paid", payloads.order(1, [(11, "100.00", 1)], code="ANNA", created_at=iso(now)))
     shop.work(clock=clock)
-    real_apply = services.apply_notice
+    real_apply = services.apply_event
 
-    def exploding(session, shop_row, notice, when):
-        if notice.key.startswith("refund:"):
+    def exploding(session, shop_row, event, when):
+        if event.key.startswith("refund:"):
             raise RuntimeError("ledger exploded")
-        return real_apply(session, shop_row, notice, when)
+        return real_apply(session, shop_row, event, when)
 
-    monkeypatch.setattr(services, "apply_notice", exploding)
+    monkeypatch.setattr(services, "apply_event", exploding)
     shop.post("refunds/create", payloads.refund(91, 1, [(11, 1, "100.00")], created_at=iso(now)))
 
     started = clock.now
@@ -132,7 +132,7 @@ def test_unexpected_error_is_retried_with_backoff_then_kept_as_failed(shop, cloc
 
 
 def test_worker_max_attempts_comes_from_the_config(shop, clock, now, monkeypatch) -> None:
-    monkeypatch.setattr(services, "apply_notice", lambda *a: (_ for _ in ()).throw(RuntimeError("down")))
+    monkeypatch.setattr(services, "apply_event", lambda *a: (_ for _ in ()).throw(RuntimeError("down")))
     shop.post("orders/paid", payloads.order(1, [(11, "100.00", 1)], code="ANNA", created_at=iso(now)))
     shop.config = make_config(shop.database.url, worker_max_attempts=1)
     assert shop.work(clock=clock).statuses == {"failed": 1}

@@ -20,7 +20,7 @@ def _shop(session):
 def test_worked_example_2_clawback_after_payout(database) -> None:
     with database.transaction() as s:
         shop = _shop(s)
-        services.apply_notice(s, shop, order("1", line("a", "200.00"), currency="EUR", rate="20"), days(0))
+        services.apply_event(s, shop, order("1", line("a", "200.00"), currency="EUR", rate="20"), days(0))
     with database.transaction() as s:
         shop = services.find_shop(s, SHOP)
         assert services.approve_due(s, shop, days(31)) == [1]
@@ -28,7 +28,7 @@ def test_worked_example_2_clawback_after_payout(database) -> None:
         assert payout.total_minor == 4000
     with database.transaction() as s:
         shop = services.find_shop(s, SHOP)
-        services.apply_notice(s, shop, refund("r1", "1", ("a", 1, "100.00")), days(40))
+        services.apply_event(s, shop, refund("r1", "1", ("a", 1, "100.00")), days(40))
         records = services.export_records(s, shop, "1")
     assert [(r.kind.value, r.status.value, str(r.amount), r.clawback, r.pairs_with) for r in records] == [
         ("commission", "paid", "40.00", False, None),
@@ -43,12 +43,12 @@ def test_worked_example_2_clawback_after_payout(database) -> None:
 def test_refund_before_order_is_parked_then_applied(database) -> None:
     with database.transaction() as s:
         shop = _shop(s)
-        outcome = services.apply_notice(s, shop, refund("r1", "7", ("a", 1, "30.00")), days(0))
+        outcome = services.apply_event(s, shop, refund("r1", "7", ("a", 1, "30.00")), days(0))
         assert outcome.effect.value == "parked"
         assert services.export_records(s, shop, "7") == []
     with database.transaction() as s:
         shop = services.find_shop(s, SHOP)
-        services.apply_notice(s, shop, order("7", line("a", "100.00"), rate="10"), days(0))
+        services.apply_event(s, shop, order("7", line("a", "100.00"), rate="10"), days(0))
         records = services.export_records(s, shop, "7")
     assert [(r.kind.value, str(r.amount), r.source) for r in records] == [
         ("commission", "10.00", "order:7"),
@@ -59,11 +59,11 @@ def test_refund_before_order_is_parked_then_applied(database) -> None:
 def test_same_refund_id_with_other_content_is_a_conflict_and_writes_nothing(database) -> None:
     with database.transaction() as s:
         shop = _shop(s)
-        services.apply_notice(s, shop, order("1", line("a", "100.00"), rate="10"), days(0))
-        services.apply_notice(s, shop, refund("r1", "1", ("a", 1, "30.00")), days(1))
+        services.apply_event(s, shop, order("1", line("a", "100.00"), rate="10"), days(0))
+        services.apply_event(s, shop, refund("r1", "1", ("a", 1, "30.00")), days(1))
     with pytest.raises(IdempotencyConflict):
         with database.transaction() as s:
-            services.apply_notice(s, services.find_shop(s, SHOP), refund("r1", "1", ("a", 1, "50.00")), days(2))
+            services.apply_event(s, services.find_shop(s, SHOP), refund("r1", "1", ("a", 1, "50.00")), days(2))
     with database.transaction() as s:
         assert len(services.export_records(s, services.find_shop(s, SHOP), "1")) == 2
 
@@ -72,7 +72,7 @@ def test_same_refund_id_with_other_content_is_a_conflict_and_writes_nothing(data
 def test_the_database_refuses_to_change_ledger_records(database, statement) -> None:
     with database.transaction() as s:
         shop = _shop(s)
-        services.apply_notice(s, shop, order("1", line("a", "100.00"), rate="10"), days(0))
+        services.apply_event(s, shop, order("1", line("a", "100.00"), rate="10"), days(0))
     with pytest.raises(DatabaseError, match="append-only"):
         with database.transaction() as s:
             s.execute(text(statement))

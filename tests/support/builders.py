@@ -1,4 +1,4 @@
-"""Short builders for notices, so tests read like the worked examples they prove."""
+"""Short builders for events, so tests read like the worked examples they prove."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from ledger.money import Money
 from ledger.records import Draft, Kind, Record, Status
-from policy.notices import (
+from policy.events import (
     AddedLine,
     DisputeChanged,
     ExchangeProcessed,

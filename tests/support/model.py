@@ -1,7 +1,7 @@
 """A whole shop in memory: the pure core wired the way the app wires it with a database.
 
 It is the reference model for the property tests and the harness for the policy tests:
-deliver notices, run approvals and payouts, read nets and balances.
+deliver events, run approvals and payouts, read nets and balances.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ledger.records import Record, Status
 from policy.approval import due_for_approval
 from policy.engine import Outcome, apply
 from policy.facts import OrderFacts
-from policy.notices import Notice
+from policy.events import Event
 from policy.settings import Settings
 from tests.support.builders import T0
 
@@ -28,11 +28,11 @@ class ShopModel:
         self.facts: dict[str, OrderFacts] = {}
         self.payouts: list[tuple[str, Money, tuple[int, ...]]] = []
 
-    def deliver(self, notice: Notice, now: datetime = T0) -> Outcome:
-        facts = self.facts.get(notice.order_id) or OrderFacts(notice.order_id)
-        outcome = apply(facts, notice, self.book.records(notice.order_id), self.settings, now)
+    def deliver(self, event: Event, now: datetime = T0) -> Outcome:
+        facts = self.facts.get(event.order_id) or OrderFacts(event.order_id)
+        outcome = apply(facts, event, self.book.records(event.order_id), self.settings, now)
         self.book.post(outcome.drafts)
-        self.facts[notice.order_id] = outcome.facts
+        self.facts[event.order_id] = outcome.facts
         return outcome
 
     def approve_due(self, as_of: datetime) -> list[int]:

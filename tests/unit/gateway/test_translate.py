@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from policy.attribution import Candidate, attribute
-from policy.notices import AddedLine, OrderPaid, Referral, ReturnedLine
+from policy.events import AddedLine, OrderPaid, Referral, ReturnedLine
 from policy.sale import line_base
 from shopify_app.webhooks.translate import (
     NeedsFetch,
@@ -166,10 +166,10 @@ def test_orders_create_sample() -> None:
     assert (first.title, first.product_id, first.gift_card, first.discount, first.tax) == (
         "Aviator sunglasses", "788032119674292922", False, D(0), D(0))
     assert snap.lines[1].product_id is None
-    assert snap.signals.discount_codes == ()
-    assert snap.signals.ref_attribute is None
-    assert snap.signals.landing_site is None
-    assert snap.signals.buyer_emails == ("jon@example.com", "john@example.com")  # email == contact_email, + customer
+    assert snap.clues.discount_codes == ()
+    assert snap.clues.ref_attribute is None
+    assert snap.clues.landing_site is None
+    assert snap.clues.buyer_emails == ("jon@example.com", "john@example.com")  # email == contact_email, + customer
     at = datetime(2021, 12, 31, 19, 0, tzinfo=timezone(timedelta(hours=-5)))
     assert snap.processed_at == at and snap.processed_at.utcoffset() == timedelta(hours=-5)
     assert snap.cancelled_at == at
@@ -201,9 +201,9 @@ def test_rest_order_with_discounts_allocations_and_base() -> None:
     assert line_base(snap.lines[0], snap.currency, snap.taxes_included).amount == D("195.66")
     assert line_base(snap.lines[1], snap.currency, snap.taxes_included).amount == D("195.67")
     assert snap.paid is True  # partially_refunded
-    assert snap.signals.discount_codes == ("TENOFF",)  # discount_codes and discount_applications, once
-    assert snap.signals.landing_site == "http://www.example.com?source=abc"
-    assert snap.signals.ref_attribute is None  # note attributes exist, none named ref
+    assert snap.clues.discount_codes == ("TENOFF",)  # discount_codes and discount_applications, once
+    assert snap.clues.landing_site == "http://www.example.com?source=abc"
+    assert snap.clues.ref_attribute is None  # note attributes exist, none named ref
     assert snap.fulfilled_at is None  # its only fulfilment has status "failure"
     assert snap.cancelled_at is None
     (refund,) = snap.refunds
@@ -215,13 +215,13 @@ def test_rest_order_with_discounts_allocations_and_base() -> None:
 def test_order_paid_notice() -> None:
     snap = order_from_payload(load("rest-order-with-discounts.json")["order"])
     referral = Referral("TENOFF", rate_percent=D("15"))
-    notice = snap.order_paid(referral, product_rates=(("632910392", D("12.5")),))
-    assert notice == OrderPaid(
+    event = snap.order_paid(referral, product_rates=(("632910392", D("12.5")),))
+    assert event == OrderPaid(
         order_id="450789469", order_name="#1001", currency="USD", taxes_included=False, lines=snap.lines,
         referral=referral, processed_at=datetime(2008, 1, 10, 11, 0, tzinfo=timezone(timedelta(hours=-5))),
         product_rates=(("632910392", D("12.5")),),
     )
-    assert notice.key == "order:450789469"
+    assert event.key == "order:450789469"
     assert snap.order_paid(None).referral is None
 
 
@@ -286,18 +286,18 @@ def test_gift_card_line_is_flagged() -> None:
 def test_note_attribute_ref_is_a_signal() -> None:
     body = order_body(line_item(1, "10.00"), note_attributes=[
         {"name": "gift wrap", "value": "yes"}, {"name": "ref", "value": "ANNA"}])
-    signals = order_from_payload(body).signals
-    assert signals.ref_attribute == "ANNA"
+    clues = order_from_payload(body).clues
+    assert clues.ref_attribute == "ANNA"
     anna = Candidate("anna", "anna@example.com")
-    assert attribute(signals, [anna]) == (anna, "attributed to anna by ref attribute")
+    assert attribute(clues, [anna]) == (anna, "attributed to anna by ref attribute")
 
 
 def test_landing_site_ref_is_a_signal() -> None:
     body = order_body(line_item(1, "10.00"), landing_site="/products/x?utm_source=ig&ref=Anna")
-    signals = order_from_payload(body).signals
-    assert signals.landing_site == "/products/x?utm_source=ig&ref=Anna"
+    clues = order_from_payload(body).clues
+    assert clues.landing_site == "/products/x?utm_source=ig&ref=Anna"
     anna = Candidate("ANNA", "anna@example.com")
-    assert attribute(signals, [anna]) == (anna, "attributed to ANNA by landing site ref")
+    assert attribute(clues, [anna]) == (anna, "attributed to ANNA by landing site ref")
 
 
 def test_discount_code_from_applications_and_self_referral_by_customer_email() -> None:
@@ -307,10 +307,10 @@ def test_discount_code_from_applications_and_self_referral_by_customer_email() -
         discount_applications=[{"type": "automatic", "title": "Summer"},
                                {"type": "discount_code", "code": "ANNA10"}],
     )
-    signals = order_from_payload(body).signals
-    assert signals.discount_codes == ("ANNA10",)
-    assert signals.buyer_emails == ("buyer@example.com", "Anna@Example.com")
-    candidate, why = attribute(signals, [Candidate("anna10", "anna@example.com")])
+    clues = order_from_payload(body).clues
+    assert clues.discount_codes == ("ANNA10",)
+    assert clues.buyer_emails == ("buyer@example.com", "Anna@Example.com")
+    candidate, why = attribute(clues, [Candidate("anna10", "anna@example.com")])
     assert candidate is None and "self-referral" in why
 
 
@@ -551,11 +551,11 @@ def test_edit_priced_from_a_later_snapshot() -> None:
     delta = edit_from_payload(load("orders-edited.json"))
     order = load("orders-create.json")
     order["line_items"].append(line_item(78643924236718232, "40.00", quantity=1, discounts=("4.00",)))
-    notice = edit_notice(delta, order_from_payload(order, "orders/updated"))
-    assert notice.key == "edit:78912328793123782"
-    assert notice.added == (AddedLine("78643924236718232", 1, D("36.00"), "Item 78643924236718232"),)
-    assert notice.removed == (("487817672276298554", 1),)
-    assert notice.occurred_at == delta.occurred_at
+    event = edit_notice(delta, order_from_payload(order, "orders/updated"))
+    assert event.key == "edit:78912328793123782"
+    assert event.added == (AddedLine("78643924236718232", 1, D("36.00"), "Item 78643924236718232"),)
+    assert event.removed == (("487817672276298554", 1),)
+    assert event.occurred_at == delta.occurred_at
 
 
 def test_edit_value_is_prorated_and_rounded_half_up() -> None:
@@ -568,10 +568,10 @@ def test_edit_value_is_prorated_and_rounded_half_up() -> None:
         line_item(3, "12.10", quantity=2, taxes=("4.20",), discounts=("0.01",)),  # 24.20 - 0.01 - 4.20 (line tax)
         taxes_included=True,
     ))
-    notice = edit_notice(edit_from_payload(edit), snapshot)
-    assert [(a.line_item_id, a.quantity, a.value) for a in notice.added] == [("2", 1, D("9.67")), ("3", 2, D("19.99"))]
-    assert all(type(a.value) is Decimal for a in notice.added)
-    assert notice.occurred_at == datetime(2026, 11, 3, 10, 0, tzinfo=timezone.utc)
+    event = edit_notice(edit_from_payload(edit), snapshot)
+    assert [(a.line_item_id, a.quantity, a.value) for a in event.added] == [("2", 1, D("9.67")), ("3", 2, D("19.99"))]
+    assert all(type(a.value) is Decimal for a in event.added)
+    assert event.occurred_at == datetime(2026, 11, 3, 10, 0, tzinfo=timezone.utc)
 
 
 def test_edit_value_uses_the_currency_minor_unit() -> None:
@@ -656,12 +656,12 @@ def test_exchange_priced_from_the_order_snapshot() -> None:
     assert ret.exchange_line_count == 1
     snapshot = order_from_payload(order_body(
         line_item(1, "80.00"), line_item(2, "40.00"), line_item(3, "60.00", discounts=("6.00",))))
-    notice = exchange_notice(ret, snapshot)
-    assert notice is not None
-    assert notice.key == "return:900" and notice.order_id == "1001"
-    assert notice.returned == (ReturnedLine("1", 1), ReturnedLine("2", 1))
-    assert notice.added == (AddedLine("3", 1, D("54.00"), "Item 3"),)
-    assert notice.occurred_at == snapshot.updated_at  # the return body carries no time
+    event = exchange_notice(ret, snapshot)
+    assert event is not None
+    assert event.key == "return:900" and event.order_id == "1001"
+    assert event.returned == (ReturnedLine("1", 1), ReturnedLine("2", 1))
+    assert event.added == (AddedLine("3", 1, D("54.00"), "Item 3"),)
+    assert event.occurred_at == snapshot.updated_at  # the return body carries no time
     at = datetime(2026, 11, 9, tzinfo=timezone.utc)
     assert exchange_notice(ret, snapshot, occurred_at=at).occurred_at == at
 

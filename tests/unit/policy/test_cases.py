@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ledger.errors import IdempotencyConflict
 from ledger.money import Money, allocate, percent_of
 from ledger.records import Kind, Status
-from policy.attribution import Candidate, OrderSignals, attribute
+from policy.attribution import Candidate, Clues, attribute
 from policy.engine import Effect
 from policy.settings import AmountOnlyRefunds, DelayStarts, Settings, SettingError, parse
 from tests.support.builders import (
@@ -36,13 +36,13 @@ def shop(**settings: str) -> ShopModel:
     return ShopModel(Settings().updated({"default_rate_percent": "10", **settings}))
 
 
-def play(*notices, sale=SALE, **settings: str) -> tuple[ShopModel, list[tuple[str, str, str]]]:
-    """Deliver the sale then ``notices``; returns the model and the records written after the sale."""
+def play(*events, sale=SALE, **settings: str) -> tuple[ShopModel, list[tuple[str, str, str]]]:
+    """Deliver the sale then ``events``; returns the model and the records written after the sale."""
     model = shop(**settings)
     model.deliver(sale)
     start = len(model.records())
-    for notice in notices:
-        model.deliver(notice)
+    for event in events:
+        model.deliver(event)
     return model, [(r.line_item_id, r.kind.value, str(r.amount)) for r in model.records()[start:]]
 
 
@@ -51,8 +51,8 @@ def nets(model: ShopModel, order_id: str = "1") -> dict[str, str]:
     return {line_id: model.net(order_id, line_id) for line_id in lines}
 
 
-def row(case: str, notices: list, records: list, net_a: str, net_b: str, **settings: str):
-    return pytest.param(notices, records, {"a": net_a, "b": net_b}, settings, id=case)
+def row(case: str, events: list, records: list, net_a: str, net_b: str, **settings: str):
+    return pytest.param(events, records, {"a": net_a, "b": net_b}, settings, id=case)
 
 
 # -- refunds ------------------------------------------------------------------------------
@@ -102,9 +102,9 @@ REFUNDS = [
 ]
 
 
-@pytest.mark.parametrize(("notices", "records", "expected_nets", "settings"), REFUNDS)
-def test_refunds(notices, records, expected_nets, settings) -> None:
-    model, written = play(*notices, **settings)
+@pytest.mark.parametrize(("events", "records", "expected_nets", "settings"), REFUNDS)
+def test_refunds(events, records, expected_nets, settings) -> None:
+    model, written = play(*events, **settings)
     assert written == records
     assert nets(model) == expected_nets
 
@@ -219,9 +219,9 @@ EXCHANGES = [
 ]
 
 
-@pytest.mark.parametrize(("notices", "records", "expected_nets", "settings"), EXCHANGES)
-def test_exchanges_and_edits(notices, records, expected_nets, settings) -> None:
-    model, written = play(*notices, **settings)
+@pytest.mark.parametrize(("events", "records", "expected_nets", "settings"), EXCHANGES)
+def test_exchanges_and_edits(events, records, expected_nets, settings) -> None:
+    model, written = play(*events, **settings)
     assert written == records
     assert nets(model) == expected_nets
     assert [r.line_item_id for r in model.records() if r.kind is Kind.COMMISSION] == ["a", "b"]  # never a second referral
@@ -292,9 +292,9 @@ ORDER_EVENTS = [
 ]
 
 
-@pytest.mark.parametrize(("notices", "records", "expected_nets", "settings"), ORDER_EVENTS)
-def test_disputes_and_cancellations(notices, records, expected_nets, settings) -> None:
-    model, written = play(*notices, **settings)
+@pytest.mark.parametrize(("events", "records", "expected_nets", "settings"), ORDER_EVENTS)
+def test_disputes_and_cancellations(events, records, expected_nets, settings) -> None:
+    model, written = play(*events, **settings)
     assert written == records
     assert nets(model) == expected_nets
 
@@ -494,21 +494,21 @@ AFFILIATES = [Candidate("ANNA", "anna@example.com"), Candidate("BEN", "ben@examp
 @pytest.mark.parametrize(
     ("signals", "code", "why"),
     [
-        (OrderSignals(discount_codes=["anna"]), "ANNA", "attributed to ANNA by discount code"),
-        (OrderSignals(discount_codes=[" Ben "]), "BEN", "attributed to BEN by discount code"),
-        (OrderSignals(discount_codes=["SUMMER10", "BEN"]), "BEN", "attributed to BEN by discount code"),
-        (OrderSignals(discount_codes=["BEN"], ref_attribute="ANNA", landing_site="/?ref=ANNA"), "BEN", "attributed to BEN by discount code"),
-        (OrderSignals(discount_codes=["SUMMER10"], ref_attribute="ben"), "BEN", "attributed to BEN by ref attribute"),
-        (OrderSignals(ref_attribute="ANNA", landing_site="/?ref=BEN"), "ANNA", "attributed to ANNA by ref attribute"),
-        (OrderSignals(landing_site="/products/hat?utm_source=x&ref=Anna"), "ANNA", "attributed to ANNA by landing site ref"),
-        (OrderSignals(discount_codes=["SUMMER10"], ref_attribute="ZED", landing_site="/products/hat"), None, "no affiliate code on the order"),
-        (OrderSignals(), None, "no affiliate code on the order"),
-        (OrderSignals(discount_codes=["ANNA"], buyer_emails=[" Anna@Example.COM"]), None,
+        (Clues(discount_codes=["anna"]), "ANNA", "attributed to ANNA by discount code"),
+        (Clues(discount_codes=[" Ben "]), "BEN", "attributed to BEN by discount code"),
+        (Clues(discount_codes=["SUMMER10", "BEN"]), "BEN", "attributed to BEN by discount code"),
+        (Clues(discount_codes=["BEN"], ref_attribute="ANNA", landing_site="/?ref=ANNA"), "BEN", "attributed to BEN by discount code"),
+        (Clues(discount_codes=["SUMMER10"], ref_attribute="ben"), "BEN", "attributed to BEN by ref attribute"),
+        (Clues(ref_attribute="ANNA", landing_site="/?ref=BEN"), "ANNA", "attributed to ANNA by ref attribute"),
+        (Clues(landing_site="/products/hat?utm_source=x&ref=Anna"), "ANNA", "attributed to ANNA by landing site ref"),
+        (Clues(discount_codes=["SUMMER10"], ref_attribute="ZED", landing_site="/products/hat"), None, "no affiliate code on the order"),
+        (Clues(), None, "no affiliate code on the order"),
+        (Clues(discount_codes=["ANNA"], buyer_emails=[" Anna@Example.COM"]), None,
          "self-referral by ANNA (discount code): no commission"),
-        (OrderSignals(discount_codes=["ANNA"], buyer_emails=["ben@example.com"]), "ANNA", "attributed to ANNA by discount code"),
+        (Clues(discount_codes=["ANNA"], buyer_emails=["ben@example.com"]), "ANNA", "attributed to ANNA by discount code"),
     ],
 )
-def test_attribution(signals: OrderSignals, code: str | None, why: str) -> None:
+def test_attribution(signals: Clues, code: str | None, why: str) -> None:
     found, reason = attribute(signals, AFFILIATES)
     assert (found.code if found else None, reason) == (code, why)
 

@@ -1,9 +1,9 @@
 """Properties of the whole core, over random shops (tests/support/model.ShopModel).
 
 1. A stateful machine feeds random orders, refunds, exchanges, edits, disputes,
-   cancellations, approvals and payouts, with duplicate deliveries and notices that arrive
+   cancellations, approvals and payouts, with duplicate deliveries and events that arrive
    before their order, and checks the ledger's invariants after every step.
-2. Any permutation of one order's notices, with duplicates, ends in the same net per line.
+2. Any permutation of one order's events, with duplicates, ends in the same net per line.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ledger.invariants import check_append_only, check_lines
 from ledger.money import Money, round_half_up
 from ledger.records import Kind, Status, check_transition, net_by_line
 from policy.engine import Effect
-from policy.notices import Notice, OrderPaid
+from policy.events import Event, OrderPaid
 from policy.sale import line_base
 from policy.settings import AmountOnlyRefunds, ExchangeUpgrades, Settings
 from policy.values import line_values
@@ -89,7 +89,7 @@ def unit_value(sale: OrderPaid, line_id: str) -> int:
 
 
 @st.composite
-def refunds(draw, refund_id: str, sale: OrderPaid, added: list[tuple[str, int, int]]) -> Notice:
+def refunds(draw, refund_id: str, sale: OrderPaid, added: list[tuple[str, int, int]]) -> Event:
     """Partial, full, over, amount-only, with a discrepancy either way, or shipping only."""
     cur = sale.currency
     lines_ = [(s.line_item_id, s.quantity, unit_value(sale, s.line_item_id)) for s in sale.lines] + added
@@ -136,7 +136,7 @@ class Shop(RuleBasedStateMachine):
         self.added: dict[str, list[tuple[str, int, int]]] = defaultdict(list)  # order -> (line, quantity, unit value)
         self.upgraded: set[str] = set()
         self.disputes: dict[str, tuple[str, str, list[str]]] = {}  # id -> (order, kind, statuses still to send)
-        self.sent: list[Notice] = []
+        self.sent: list[Event] = []
         self.snapshot = []
         self.touched: set[str] = set()
         self.ids = 0
@@ -150,19 +150,19 @@ class Shop(RuleBasedStateMachine):
         self.ids += 1
         return f"{prefix}{self.ids}"
 
-    def deliver(self, notice: Notice) -> None:
-        self.touched.add(notice.order_id)
+    def deliver(self, event: Event) -> None:
+        self.touched.add(event.order_id)
         before = len(self.model.book.records())
-        outcome = self.model.deliver(notice, now=self.clock)
-        if any(notice == sent for sent in self.sent):
+        outcome = self.model.deliver(event, now=self.clock)
+        if any(event == sent for sent in self.sent):
             assert outcome.effect is Effect.DUPLICATE, outcome.effect
             assert len(self.model.book.records()) == before, "a duplicate wrote records"
         else:
-            self.sent.append(notice)
+            self.sent.append(event)
         if outcome.effect is Effect.PARKED:
             assert len(self.model.book.records()) == before
-        if isinstance(notice, OrderPaid):
-            assert self.model.facts[notice.order_id].parked == ()  # every early notice replayed
+        if isinstance(event, OrderPaid):
+            assert self.model.facts[event.order_id].parked == ()  # every early event replayed
 
     @rule(target=orders, data=st.data(), now=st.booleans())
     def new_order(self, data, now: bool) -> str:
@@ -174,7 +174,7 @@ class Shop(RuleBasedStateMachine):
 
     @rule(order_id=orders)
     def deliver_sale(self, order_id: str) -> None:
-        """Delivers a sale held back (its earlier notices were parked), or a duplicate of it."""
+        """Delivers a sale held back (its earlier events were parked), or a duplicate of it."""
         self.deliver(self.sales[order_id])
 
     @rule(order_id=orders, data=st.data())
@@ -317,30 +317,30 @@ TestShop = Shop.TestCase
 
 
 @st.composite
-def histories(draw) -> tuple[OrderPaid, list[Notice]]:
-    """One order and a set of notices about it, with no conflicting pair."""
+def histories(draw) -> tuple[OrderPaid, list[Event]]:
+    """One order and a set of events about it, with no conflicting pair."""
     sale = draw(sales("1").filter(lambda s: s.referral is not None))
     cur = sale.currency
     added: list[tuple[str, int, int]] = []
-    notices: list[Notice] = []
+    events: list[Event] = []
     for n in range(draw(st.integers(0, 2))):
         sold = draw(st.sampled_from(sale.lines))
         value = draw(st.integers(0, 60_000))
         added.append((f"X{n}", 1, value))
-        notices.append(exchange(f"E{n}", "1", [(sold.line_item_id, 1)], [(f"X{n}", 1, money(value, cur))]))
+        events.append(exchange(f"E{n}", "1", [(sold.line_item_id, 1)], [(f"X{n}", 1, money(value, cur))]))
     if draw(st.booleans()):
         added.append(("Y", 1, 5_000))
-        notices.append(edit("D1", "1", [("Y", 1, money(5_000, cur))]))
+        events.append(edit("D1", "1", [("Y", 1, money(5_000, cur))]))
     for n in range(draw(st.integers(0, 3))):
-        notices.append(draw(refunds(f"R{n}", sale, added)))
+        events.append(draw(refunds(f"R{n}", sale, added)))
     for n in range(draw(st.integers(0, 2))):
         path = draw(st.lists(st.sampled_from(STANDING), min_size=1, max_size=2, unique=True))
         path += draw(st.sampled_from([[], ["won"], ["lost"]]))  # never both
         kind = draw(st.sampled_from(["chargeback", "inquiry"]))
-        notices += [dispute(f"C{n}", "1", status, kind=kind) for status in path]
+        events += [dispute(f"C{n}", "1", status, kind=kind) for status in path]
     if draw(st.booleans()):
-        notices.append(cancel("1"))
-    return sale, notices
+        events.append(cancel("1"))
+    return sale, events
 
 
 @given(
@@ -350,18 +350,18 @@ def histories(draw) -> tuple[OrderPaid, list[Notice]]:
     data=st.data(),
 )
 def test_any_order_with_duplicates_ends_in_the_same_nets(history, amount_only, upgrades, data) -> None:
-    sale, notices = history
+    sale, events = history
     settings = Settings(amount_only_refunds=amount_only, exchange_upgrades=upgrades)
     in_order = ShopModel(settings)
-    for notice in [sale, *notices]:
-        in_order.deliver(notice)
+    for event in [sale, *events]:
+        in_order.deliver(event)
 
-    shuffled = list(data.draw(st.permutations([sale, *notices]), label="order"))
-    for again in data.draw(st.lists(st.sampled_from([sale, *notices]), max_size=4), label="duplicates"):
+    shuffled = list(data.draw(st.permutations([sale, *events]), label="order"))
+    for again in data.draw(st.lists(st.sampled_from([sale, *events]), max_size=4), label="duplicates"):
         shuffled.insert(data.draw(st.integers(0, len(shuffled)), label="at"), again)
     any_order = ShopModel(settings)
-    for notice in shuffled:
-        any_order.deliver(notice)
+    for event in shuffled:
+        any_order.deliver(event)
 
     assert net_by_line(any_order.records()) == net_by_line(in_order.records())
     assert len(net_by_line(in_order.records())) == len(sale.lines)

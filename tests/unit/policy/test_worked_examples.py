@@ -120,8 +120,8 @@ def test_7_refund_before_its_order_ends_in_the_same_records() -> None:
     second_refund = refund("r2", "1", ("b", 1, "50.00"))
 
     normal = shop("10")
-    for notice in (sale, first_refund, second_refund):
-        normal.deliver(notice)
+    for event in (sale, first_refund, second_refund):
+        normal.deliver(event)
 
     early = shop("10")
     assert early.deliver(first_refund).effect is Effect.PARKED

@@ -1,4 +1,4 @@
-"""Risk signals per affiliate: refund rate and chargeback count, and whether they flag it.
+"""Affiliate risk: refund rate and chargeback count per affiliate, and whether they flag it.
 
 refund rate = refunded value / referred value over the trailing 90 days (bases of refund
 records against bases of commission records created in the window); chargebacks = the
@@ -21,14 +21,14 @@ WINDOW = timedelta(days=90)
 
 
 @dataclass(frozen=True)
-class Signals:
+class Risk:
     affiliate: str
     refund_rate_percent: Decimal
     chargebacks: int
     flagged: bool
 
 
-def affiliate_signals(records: Iterable[Record], as_of: datetime, settings: Settings) -> dict[str, Signals]:
+def affiliate_risk(records: Iterable[Record], as_of: datetime, settings: Settings) -> dict[str, Risk]:
     referred: dict[str, int] = {}
     refunded: dict[str, int] = {}
     disputes: dict[str, set[str]] = {}
@@ -50,5 +50,5 @@ def affiliate_signals(records: Iterable[Record], as_of: datetime, settings: Sett
         flagged = (settings.refund_rate_threshold_percent > 0 and rate >= settings.refund_rate_threshold_percent) or (
             settings.chargeback_threshold > 0 and chargebacks >= settings.chargeback_threshold
         )
-        result[affiliate] = Signals(affiliate, rate, chargebacks, flagged)
+        result[affiliate] = Risk(affiliate, rate, chargebacks, flagged)
     return result

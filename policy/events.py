@@ -1,7 +1,7 @@
-"""Typed inputs of the policy: what happened to an order, in shop money, parsed as Decimal.
+"""Events: the typed inputs of the policy, what happened to an order, in shop money, as Decimal.
 
-The Shopify gateway translates webhook payloads into these; tests build them directly.
-Every notice has an idempotency ``key`` taken from payload ids (``refund:ID``,
+Snapshots of Shopify payloads become these (shopify_app.services.events); tests build them directly.
+Every event has an idempotency ``key`` taken from payload ids (``refund:ID``,
 ``dispute:ID:status``, ...) and a ``fingerprint`` of the content that key must always
 carry: the same key with a different fingerprint is a conflict, never applied.
 """
@@ -191,10 +191,10 @@ class OrderFulfilled:
         return f"fulfil:{self.order_id}"
 
 
-Notice = Union[OrderPaid, RefundCreated, ExchangeProcessed, OrderEdited, DisputeChanged, OrderCancelled, OrderFulfilled]
+Event = Union[OrderPaid, RefundCreated, ExchangeProcessed, OrderEdited, DisputeChanged, OrderCancelled, OrderFulfilled]
 """Every input the policy accepts."""
 
-# What each notice's key promises never changes. Times are left out: a redelivery may carry
+# What each event's key promises never changes. Times are left out: a redelivery may carry
 # a re-serialised timestamp, and the time does not move money.
 _CONTENT_FIELDS = {
     RefundCreated: ("order_id", "lines", "discrepancy", "shipping"),
@@ -216,12 +216,12 @@ def _canonical(value: object) -> object:
     return value
 
 
-def fingerprint(notice: Notice) -> str:
-    """Digest of the content the notice's key stands for (see ``_CONTENT_FIELDS``).
+def fingerprint(event: Event) -> str:
+    """Digest of the content the event's key stands for (see ``_CONTENT_FIELDS``).
 
     An ``OrderPaid`` has no conflicting content: the first paid payload wins and later
     ones (an order changes over time) are simply not a new sale.
     """
-    names = _CONTENT_FIELDS.get(type(notice), ())
-    content = {name: _canonical(getattr(notice, name)) for name in names}
+    names = _CONTENT_FIELDS.get(type(event), ())
+    content = {name: _canonical(getattr(event, name)) for name in names}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:32]

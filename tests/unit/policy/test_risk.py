@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from policy.settings import Settings
-from policy.signals import affiliate_signals
+from policy.risk import affiliate_risk
 from tests.support.builders import days, dispute, line, order, refund
 from tests.support.model import ShopModel
 
@@ -27,14 +27,14 @@ def _shop(settings: Settings) -> ShopModel:
 )
 def test_refund_rate_flags_at_the_threshold(threshold: str, flagged: bool) -> None:
     settings = Settings(refund_rate_threshold_percent=Decimal(threshold), chargeback_threshold=0)
-    [signal] = affiliate_signals(_shop(settings).records(), days(10), settings).values()
+    [signal] = affiliate_risk(_shop(settings).records(), days(10), settings).values()
     assert signal.refund_rate_percent == Decimal("30.00")  # 60 refunded of 200 referred
     assert signal.flagged is flagged
 
 
 def test_refunds_outside_the_trailing_window_do_not_count() -> None:
     settings = Settings(refund_rate_threshold_percent=Decimal(30), chargeback_threshold=0)
-    [signal] = affiliate_signals(_shop(settings).records(), days(120), settings).values()
+    [signal] = affiliate_risk(_shop(settings).records(), days(120), settings).values()
     assert signal.refund_rate_percent == Decimal("0")
     assert signal.flagged is False
 
@@ -44,8 +44,8 @@ def test_chargebacks_count_disputes_not_records() -> None:
     shop = _shop(settings)
     shop.deliver(dispute("d1", "1", "needs_response"), days(6))
     shop.deliver(dispute("d1", "1", "under_review"), days(7))
-    [one] = affiliate_signals(shop.records(), days(10), settings).values()
+    [one] = affiliate_risk(shop.records(), days(10), settings).values()
     assert (one.chargebacks, one.flagged) == (1, False)
     shop.deliver(dispute("d2", "2", "needs_response"), days(8))
-    [two] = affiliate_signals(shop.records(), days(10), settings).values()
+    [two] = affiliate_risk(shop.records(), days(10), settings).values()
     assert (two.chargebacks, two.flagged) == (2, True)
