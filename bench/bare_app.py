@@ -1,7 +1,7 @@
 """The floor for bench/ingest.py: a Flask endpoint that only checks the webhook HMAC.
 
 Same framework, same server (gunicorn sync workers), same HMAC check as the real intake
-(``shopify_app.webhooks.verify.verify_hmac``), but no envelope parsing, no JSON check, no
+(``shopify_app.shopify.signature.verify_hmac``), but no envelope parsing, no JSON check, no
 database and no logging. Run: ``gunicorn -w 2 -b 127.0.0.1:PORT bench.bare_app:app``.
 """
 
@@ -11,7 +11,7 @@ import os
 
 from flask import Flask, Response, request
 
-from shopify_app.webhooks.verify import verify_hmac
+from shopify_app.shopify.signature import verify_hmac
 
 SECRETS = (os.environ.get("BARE_SECRET", "dev-api-secret"),)
 

@@ -37,8 +37,8 @@ from pathlib import Path
 import common  # noqa: E402  (bench/ is on sys.path when run as a script)
 from common import PG_BASE, VENV_BIN, Server, clean_env, clawback, create_schema, drop_schema, fmt_ms, free_port, log, new_schema_name, percentile
 
-from shopify_app import payloads
-from shopify_app.replay import shopify_headers
+from shopify_app.dev import samples as payloads
+from shopify_app.dev.replay import shopify_headers
 
 SECRET = "dev-api-secret"  # the dev-mode secret `clawback serve` uses when SHOPIFY_API_SECRET is unset
 SHOP = "bench-ingest.myshopify.com"

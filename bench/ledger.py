@@ -43,10 +43,10 @@ from common import create_schema, drop_schema, fmt_ms, log, new_schema_name, per
 from sqlalchemy import inspect, text
 
 from ledger.invariants import check_lines
-from shopify_app import services
-from shopify_app.db import Database
-from shopify_app.migrate import upgrade
-from shopify_app.tables import Approval, LedgerRecord, Payout, PayoutItem
+from shopify_app.services import ledger as services, shops as registry
+from shopify_app.store.engine import Database
+from shopify_app.store.migrate import upgrade
+from shopify_app.store.tables import Approval, LedgerRecord, Payout, PayoutItem
 
 GOAL = 0.010  # seconds
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -199,7 +199,7 @@ def load_postgres(database: Database, data: DataSet) -> None:
 
 def load_sqlite(database: Database, data: DataSet) -> None:
     """Core executemany in one transaction (the column types format the datetimes)."""
-    from shopify_app.tables import Affiliate, Shop
+    from shopify_app.store.tables import Affiliate, Shop
 
     with database.engine.begin() as connection:
         connection.execute(Shop.__table__.insert(), [dict(id=i, domain=d, settings_json="{}", installed_at=T0) for i, d, _ in data.shops])
@@ -258,7 +258,7 @@ def time_runs(database: Database, shop_domain: str, call, runs: int, budget: flo
     started = time.perf_counter()
     for i in range(warmup + runs):
         with reading(database) as session:
-            shop = services.find_shop(session, shop_domain)
+            shop = registry.require_shop(session, shop_domain)
             t0 = time.perf_counter()
             last = call(session, shop, i)
             elapsed = time.perf_counter() - t0
@@ -312,7 +312,7 @@ def measure(backend: str, database: Database, data: DataSet, runs: int, fold_bud
 
         times, _ = time_runs(database, domain, export, runs, budget=120)
         with reading(database) as session:
-            shop = services.find_shop(session, domain)
+            shop = registry.require_shop(session, domain)
             try:
                 for order_id in orders[:20]:
                     check_lines(services.export_records(session, shop, order_id))

@@ -38,8 +38,8 @@ from pathlib import Path
 import common
 from common import VENV_BIN, clean_env, clawback, create_schema, drop_schema, log, new_schema_name
 
-from shopify_app.db import Database
-from shopify_app.migrate import upgrade
+from shopify_app.store.engine import Database
+from shopify_app.store.migrate import upgrade
 from tests.support import deliveries
 
 SHOP = "bench-process.myshopify.com"
@@ -240,7 +240,7 @@ def unfinished(backend: Backend) -> list[tuple[str, str, int]]:
     """Deliveries that did not end done/ignored, grouped by status and the start of their last error."""
     from sqlalchemy import select
 
-    from shopify_app.tables import WebhookDelivery
+    from shopify_app.store.tables import WebhookDelivery
 
     database = Database(backend.url)
     groups: dict[tuple[str, str], int] = {}

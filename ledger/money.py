@@ -11,6 +11,12 @@ every caller; nothing else rounds money.
 
 Minor-unit exponents come from Babel's CLDR currency data (maintained upstream, covers
 JPY 0, KWD 3, CLF 4, ...), not from a hand-written table.
+
+Bounded: every decimal enters through :func:`to_decimal`, which refuses values beyond
+``MAX_ADJUSTED_EXPONENT`` / ``MIN_EXPONENT``. Arithmetic on money is done on exact
+``Fraction``s of such values, so nothing is ever rounded by a decimal context and no input
+can make it explode (``Fraction(Decimal("1E-999999999"))`` would build a billion-digit
+integer and hang the worker).
 """
 
 from __future__ import annotations
@@ -42,12 +48,19 @@ def minor_digits(currency: str) -> int:
     return get_currency_precision(currency)
 
 
+MAX_ADJUSTED_EXPONENT = 18
+"""No money value or rate reaches 10**19 (a 64-bit minor-unit column ends near 9.2e18)."""
+MIN_EXPONENT = -18
+"""At most 18 decimal places: far finer than any currency's minor unit or any rate."""
+
+
 def to_decimal(value: object) -> Decimal:
     """Parse a money value from Shopify or a person without ever going through float.
 
     Accepts ``str``, ``int`` and ``Decimal`` (JSON numbers must be parsed with
     ``parse_float=Decimal`` at the edge). Floats and booleans are refused: a float has
-    already lost the exact value.
+    already lost the exact value. Values beyond the module's bounds are refused before
+    anything computes with them.
     """
     if isinstance(value, bool) or isinstance(value, float):
         raise MoneyError(f"refusing {type(value).__name__} {value!r} as money: parse it as Decimal")
@@ -59,12 +72,20 @@ def to_decimal(value: object) -> Decimal:
         try:
             result = Decimal(value.strip())
         except InvalidOperation as exc:
-            raise MoneyError(f"not a decimal amount: {value!r}") from exc
+            raise MoneyError(f"not a decimal amount: {_shown(value)}") from exc
     else:
         raise MoneyError(f"not a money value: {value!r}")
     if not result.is_finite():
-        raise MoneyError(f"not a finite amount: {value!r}")
+        raise MoneyError(f"not a finite amount: {_shown(value)}")
+    if result.adjusted() > MAX_ADJUSTED_EXPONENT or int(result.as_tuple().exponent) < MIN_EXPONENT:
+        raise MoneyError(f"amount out of range: {_shown(value)}")
     return result
+
+
+def _shown(value: object) -> str:
+    """A bounded repr for messages: a typed-in value can be megabytes long."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def round_half_up(value: Fraction | Decimal | int) -> int:

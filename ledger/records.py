@@ -46,7 +46,10 @@ class Draft:
     ``event_key`` is the idempotency key of the causing event (``refund:9``,
     ``dispute:4:won``); with ``line_item_id`` it identifies the record uniquely, so posting
     the same draft twice is a no-op and a different draft under the same key is a conflict.
-    ``source`` is the display form of the cause (``dispute:4``).
+    ``source`` is the display form of the cause (``dispute:4``). ``occurred_at`` is when
+    the causing event happened at Shopify (order processed, refund created, dispute opened),
+    ``created_at`` when the record was written: the lag from order to refund is read from
+    the former, whatever delays the webhooks had.
     """
 
     order_id: str
@@ -61,6 +64,7 @@ class Draft:
     reason: str
     source: str
     event_key: str
+    occurred_at: datetime
     created_at: datetime
     approves_at: datetime | None
 

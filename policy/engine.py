@@ -22,6 +22,7 @@ from typing import Sequence
 from ledger.errors import IdempotencyConflict
 from ledger.money import Money
 from ledger.records import Draft, Kind, Record, Status
+from policy.errors import EventRefused
 from policy.facts import OrderFacts
 from policy.events import (
     DisputeChanged,
@@ -44,6 +45,19 @@ class Effect(StrEnum):
     DUPLICATE = "duplicate"  # this key was already applied with the same content
     PARKED = "parked"  # the order's sale is not known yet; kept and replayed later
     IGNORED = "ignored"  # known but moves nothing (a second paid payload, an older dispute status)
+    CONFLICT = "conflict"  # a parked event whose key was meanwhile applied with other content
+    REFUSED = "refused"  # a parked event that contradicts the sale (EventRefused)
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """What became of one parked event when its order's sale arrived."""
+
+    key: str
+    effect: Effect
+    problem: str | None = None  # why, for CONFLICT and REFUSED
+    final: bool = True  # False: refused for now (EventRefused.final); deliver it again later
+    review: tuple[str, ...] = ()  # money of this event held for a merchant's decision
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,7 @@ class Outcome:
     effect: Effect
     notes: tuple[str, ...] = ()  # for the history: why something was not applied
     review: tuple[str, ...] = ()  # money held for a merchant's decision (amount_only_refunds=review)
+    replayed: tuple[Replayed, ...] = ()  # the parked events a sale replayed, in received order
 
 
 @dataclass
@@ -71,15 +86,24 @@ def _source(event: Event) -> str:
     return event.key
 
 
+_KINDS: dict[type, Kind] = {
+    RefundCreated: Kind.REFUND,
+    ExchangeProcessed: Kind.EXCHANGE,
+    OrderEdited: Kind.EXCHANGE,
+    OrderCancelled: Kind.CANCELLATION,
+}
+
+
 def _kind(event: Event, diff: int) -> Kind:
+    """The kind of an adjustment ``event`` causes. Every event that can move money is named
+    here; any other is a programming error, never a silent ``manual`` record (a manual record
+    switches off its line's rate check)."""
     if isinstance(event, DisputeChanged):
         return Kind.CHARGEBACK if diff < 0 else Kind.REINSTATEMENT
-    return {
-        RefundCreated: Kind.REFUND,
-        ExchangeProcessed: Kind.EXCHANGE,
-        OrderEdited: Kind.EXCHANGE,
-        OrderCancelled: Kind.CANCELLATION,
-    }.get(type(event), Kind.MANUAL)
+    try:
+        return _KINDS[type(event)]
+    except KeyError:
+        raise TypeError(f"{type(event).__name__} cannot adjust a commission") from None
 
 
 def _reason(event: Event, sale: Sale, before: _Line, after: LineValue, after_payout: bool) -> str:
@@ -95,8 +119,10 @@ def _reason(event: Event, sale: Sale, before: _Line, after: LineValue, after_pay
         text = f"Chargeback {event.dispute_id} on order {sale.order_name} ({event.status}): commission reversed while it stands"
     elif isinstance(event, DisputeChanged):
         text = f"Dispute {event.dispute_id} on order {sale.order_name} {event.status}: commission reinstated on {value}"
-    else:
+    elif isinstance(event, OrderCancelled):
         text = f"Order {sale.order_name} cancelled: remaining commission reversed"
+    else:
+        raise TypeError(f"{type(event).__name__} cannot adjust a commission")
     if not after_payout:
         return text
     if after.target.minor < before.net:
@@ -140,6 +166,7 @@ def _commission_drafts(sale: Sale, facts: OrderFacts, now: datetime) -> list[Dra
             + (f" ({line.title})" if line.title else ""),
             source=f"order:{sale.order_id}",
             event_key=f"order:{sale.order_id}",
+            occurred_at=sale.processed_at,
             created_at=now,
             approves_at=approves_at,
         )
@@ -178,6 +205,7 @@ def _adjustments(facts: OrderFacts, event: Event, lines: dict[str, _Line], now: 
                 reason=_reason(event, sale, before, after, clawback),
                 source=_source(event),
                 event_key=event.key,
+                occurred_at=event.occurred_at,
                 created_at=now,
                 approves_at=before.approves_at if status is Status.PENDING else None,
             )
@@ -186,9 +214,43 @@ def _adjustments(facts: OrderFacts, event: Event, lines: dict[str, _Line], now: 
     return drafts
 
 
-def _record(facts: OrderFacts, event: Event, settings: Settings) -> tuple[OrderFacts, Effect, tuple[str, ...]]:
+def _known_lines(facts: OrderFacts, sale: Sale) -> set[str]:
+    """Every line id the order has: sold (commissioned or not) or added by an exchange or edit."""
+    known = {line.line_item_id for line in sale.lines} | set(sale.other_lines)
+    for change, _ in (*facts.exchanges, *facts.edits):
+        known.update(added.line_item_id for added in change.added)
+    return known
+
+
+def _refuse_contradictions(facts: OrderFacts, event: Event, coming: frozenset[str] = frozenset()) -> None:
+    """Refuse a refund in another currency than the sale (final), or a refund or exchange of
+    a line the order does not have (not final: the exchange or edit adding it may be late).
+    Applied, either would move money nobody can explain: a foreign amount read as the shop's,
+    a refund that silently moves nothing. ``coming``: lines that events replayed in the same
+    pass add, so a parked refund of an exchanged item is judged after its exchange."""
+    sale = facts.sale
+    if sale is None or sale.affiliate is None:
+        return  # an order that earns nothing has nothing to protect
+    if isinstance(event, RefundCreated):
+        if event.currency is not None and event.currency != sale.currency:
+            raise EventRefused(event.key, f"its amounts are in {event.currency} but order {sale.order_name} was sold in {sale.currency}")
+        lines = [item.line_item_id for item in event.lines]
+    elif isinstance(event, ExchangeProcessed):
+        lines = [item.line_item_id for item in event.returned]
+    else:
+        return
+    unknown = sorted(set(lines) - _known_lines(facts, sale) - coming)
+    if unknown:
+        raise EventRefused(event.key, f"line {', '.join(unknown)} is not on order {sale.order_name}", final=False)
+
+
+def _record(
+    facts: OrderFacts, event: Event, settings: Settings, coming: frozenset[str] = frozenset()
+) -> tuple[OrderFacts, Effect, tuple[str, ...]]:
     """Add a (non-sale) event to the facts; settings that decide how it counts are frozen in.
-    Returns the grown facts, the effect, and what is held for review."""
+    Returns the grown facts, the effect, and what is held for review. Raises
+    ``EventRefused`` for an event that contradicts the sale."""
+    _refuse_contradictions(facts, event, coming)
     if isinstance(event, RefundCreated):
         notes = ()
         if event.discrepancy < 0 and settings.amount_only_refunds is AmountOnlyRefunds.REVIEW:
@@ -240,8 +302,8 @@ def apply(facts: OrderFacts, event: Event, records: Sequence[Record], settings: 
         return Outcome(replace(facts, parked=facts.parked + (event,)), (), Effect.PARKED)
     grown, effect, review = _record(facts, event, settings)
     grown = grown.saw(event.key, fingerprint(event))
-    if effect is not Effect.APPLIED:
-        return Outcome(grown, (), effect, review=review)
+    if effect is not Effect.APPLIED or isinstance(event, OrderFulfilled):
+        return Outcome(grown, (), effect, review=review)  # a fulfilment only starts the clock
     drafts = _adjustments(grown, event, _lines(grown, records), now)
     return Outcome(grown, tuple(drafts), Effect.APPLIED, review=review)
 
@@ -257,15 +319,18 @@ def _apply_sale(facts: OrderFacts, event: OrderPaid, records: Sequence[Record], 
     for draft in drafts:
         lines[draft.line_item_id] = _Line(draft.amount.minor, draft.base.minor, draft.status, draft.approves_at)
     notes: list[str] = []
-    review: list[str] = []
+    replayed: list[Replayed] = []
+    coming = frozenset(a.line_item_id for p in facts.parked if isinstance(p, (ExchangeProcessed, OrderEdited)) for a in p.added)
     for parked in facts.parked:
         try:
-            grown, effect, parked_review = _record(grown, parked, settings)
-        except IdempotencyConflict as conflict:
-            notes.append(f"parked {parked.key} not applied: {conflict}")
+            grown, effect, parked_review = _record(grown, parked, settings, coming)
+        except (IdempotencyConflict, EventRefused) as problem:
+            notes.append(f"parked {parked.key} not applied: {problem}")
+            refused = isinstance(problem, EventRefused)
+            replayed.append(Replayed(parked.key, Effect.REFUSED if refused else Effect.CONFLICT, str(problem), not refused or problem.final))
             continue
         grown = grown.saw(parked.key, fingerprint(parked))
-        review.extend(parked_review)
-        if effect is Effect.APPLIED:
+        replayed.append(Replayed(parked.key, effect, review=parked_review))
+        if effect is Effect.APPLIED and not isinstance(parked, OrderFulfilled):
             drafts.extend(_adjustments(grown, parked, lines, now))
-    return Outcome(grown, tuple(drafts), Effect.APPLIED, tuple(notes), tuple(review))
+    return Outcome(grown, tuple(drafts), Effect.APPLIED, tuple(notes), replayed=tuple(replayed))

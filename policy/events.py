@@ -2,8 +2,9 @@
 
 Snapshots of Shopify payloads become these (shopify_app.services.events); tests build them directly.
 Every event has an idempotency ``key`` taken from payload ids (``refund:ID``,
-``dispute:ID:status``, ...) and a ``fingerprint`` of the content that key must always
-carry: the same key with a different fingerprint is a conflict, never applied.
+``dispute:ID:status``, ...), an ``occurred_at`` (when it happened at Shopify), and a
+``fingerprint`` of the content that key must always carry: the same key with a different
+fingerprint is a conflict, never applied.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ class OrderPaid:
     def key(self) -> str:
         return f"order:{self.order_id}"
 
+    @property
+    def occurred_at(self) -> datetime:
+        return self.processed_at
+
 
 # -- later events --------------------------------------------------------------------------
 
@@ -77,7 +82,9 @@ class RefundCreated:
     """A refund. ``discrepancy`` is the sum of its ``refund_discrepancy`` adjustments as
     Shopify signs them: negative = money refunded beyond the lines (an amount-only refund),
     positive = the lines were refunded for less than their subtotals. ``shipping`` is what
-    was refunded for shipping; it never touches commissions and is kept for the history."""
+    was refunded for shipping; it never touches commissions and is kept for the history.
+    ``currency`` is the shop-money currency the refund's amounts are in (None when it names
+    none); a refund in another currency than its order's sale is refused, never applied."""
 
     refund_id: str
     order_id: str
@@ -85,10 +92,15 @@ class RefundCreated:
     created_at: datetime
     discrepancy: Decimal = Decimal(0)
     shipping: Decimal = Decimal(0)
+    currency: str | None = None
 
     @property
     def key(self) -> str:
         return f"refund:{self.refund_id}"
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.created_at
 
 
 @dataclass(frozen=True)
@@ -178,6 +190,10 @@ class OrderCancelled:
     def key(self) -> str:
         return f"cancel:{self.order_id}"
 
+    @property
+    def occurred_at(self) -> datetime:
+        return self.cancelled_at
+
 
 @dataclass(frozen=True)
 class OrderFulfilled:
@@ -190,12 +206,18 @@ class OrderFulfilled:
     def key(self) -> str:
         return f"fulfil:{self.order_id}"
 
+    @property
+    def occurred_at(self) -> datetime:
+        return self.fulfilled_at
+
 
 Event = Union[OrderPaid, RefundCreated, ExchangeProcessed, OrderEdited, DisputeChanged, OrderCancelled, OrderFulfilled]
 """Every input the policy accepts."""
 
 # What each event's key promises never changes. Times are left out: a redelivery may carry
-# a re-serialised timestamp, and the time does not move money.
+# a re-serialised timestamp, and the time does not move money. A refund's currency is left
+# out too: it is checked against the sale instead, and fingerprints stored before it was
+# read must still match their redeliveries.
 _CONTENT_FIELDS = {
     RefundCreated: ("order_id", "lines", "discrepancy", "shipping"),
     ExchangeProcessed: ("order_id", "returned", "added"),

@@ -1,10 +1,14 @@
 """Affiliate risk: refund rate and chargeback count per affiliate, and whether they flag it.
 
 refund rate = refunded value / referred value over the trailing 90 days (bases of refund
-records against bases of commission records created in the window); chargebacks = the
-disputes that reversed any of the affiliate's commissions. At or above the shop's
-thresholds the affiliate is flagged (a threshold of 0 is off) and its later sales get
+records against bases of commission records whose events happened in the window);
+chargebacks = the disputes that reversed any of the affiliate's commissions. At or above the
+shop's thresholds the affiliate is flagged (a threshold of 0 is off) and its later sales get
 ``flagged_extra_delay_days``.
+
+A rate over one or two orders is noise (one partial refund of a first order is 100 %), so
+the refund rate flags only once the affiliate referred ``refund_rate_minimum_orders`` orders
+in the window. Chargebacks need no such floor: each one is a dispute the merchant fought.
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ WINDOW = timedelta(days=90)
 class Risk:
     affiliate: str
     refund_rate_percent: Decimal
+    orders: int  # referred orders in the window
     chargebacks: int
     flagged: bool
 
 
 def affiliate_risk(records: Iterable[Record], as_of: datetime, settings: Settings) -> dict[str, Risk]:
     referred: dict[str, int] = {}
+    orders: dict[str, set[str]] = {}
     refunded: dict[str, int] = {}
     disputes: dict[str, set[str]] = {}
     since = as_of - WINDOW
@@ -37,18 +43,23 @@ def affiliate_risk(records: Iterable[Record], as_of: datetime, settings: Setting
         referred.setdefault(record.affiliate, 0)
         if record.kind is Kind.CHARGEBACK:
             disputes.setdefault(record.affiliate, set()).add(record.source)
-        if not since <= record.created_at <= as_of:
+        if not since <= record.occurred_at <= as_of:
             continue
         if record.kind is Kind.COMMISSION:
             referred[record.affiliate] += record.base.minor
+            orders.setdefault(record.affiliate, set()).add(record.order_id)
         elif record.kind is Kind.REFUND:
             refunded[record.affiliate] = refunded.get(record.affiliate, 0) - record.base.minor
     result = {}
     for affiliate, value in referred.items():
         rate = (Decimal(refunded.get(affiliate, 0) * 100) / value).quantize(Decimal("0.01")) if value else Decimal(0)
+        count = len(orders.get(affiliate, ()))
         chargebacks = len(disputes.get(affiliate, ()))
-        flagged = (settings.refund_rate_threshold_percent > 0 and rate >= settings.refund_rate_threshold_percent) or (
-            settings.chargeback_threshold > 0 and chargebacks >= settings.chargeback_threshold
+        refund_flag = (
+            settings.refund_rate_threshold_percent > 0
+            and count >= settings.refund_rate_minimum_orders
+            and rate >= settings.refund_rate_threshold_percent
         )
-        result[affiliate] = Risk(affiliate, rate, chargebacks, flagged)
+        chargeback_flag = settings.chargeback_threshold > 0 and chargebacks >= settings.chargeback_threshold
+        result[affiliate] = Risk(affiliate, rate, count, chargebacks, refund_flag or chargeback_flag)
     return result

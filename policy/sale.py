@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 from ledger.money import Money, percent_of
 from policy.events import OrderPaid, SaleLine
@@ -42,6 +43,7 @@ class Sale:
     processed_at: datetime
     delay_days: int
     delay_starts: DelayStarts
+    other_lines: tuple[str, ...] = ()  # line ids sold that earn no commission (gift cards)
 
     def line(self, line_item_id: str) -> CommissionLine | None:
         return next((line for line in self.lines if line.line_item_id == line_item_id), None)
@@ -52,10 +54,24 @@ class Sale:
         return None if start is None else start + timedelta(days=self.delay_days)
 
 
+def _exact_base(line: SaleLine, taxes_included: bool) -> Fraction:
+    """``unit price x quantity - discounts - tax (when included)``, exact, never below zero."""
+    tax = Fraction(line.tax) if taxes_included else Fraction(0)
+    return max(Fraction(line.unit_price) * line.quantity - Fraction(line.discount) - tax, Fraction(0))
+
+
 def line_base(line: SaleLine, currency: str, taxes_included: bool) -> Money:
-    """Commissionable value of one sold line, never below zero."""
-    gross = line.unit_price * line.quantity - line.discount - (line.tax if taxes_included else 0)
-    return Money.rounded(max(gross, Decimal(0)), currency)
+    """Commissionable value of one sold line, never below zero, rounded once."""
+    return Money.rounded(_exact_base(line, taxes_included), currency)
+
+
+def part_value(line: SaleLine, quantity: int, currency: str, taxes_included: bool) -> Money:
+    """Commissionable value of ``quantity`` units of a line (an exchange's or an edit's new
+    line): the sale's base formula, prorated exactly by quantity and rounded once. Gift cards
+    are worth nothing."""
+    if line.gift_card or not line.quantity:
+        return Money.zero(currency)
+    return Money.rounded(_exact_base(line, taxes_included) * quantity / line.quantity, currency)
 
 
 def line_rate(line: SaleLine, event: OrderPaid, settings: Settings) -> Decimal:
@@ -97,4 +113,5 @@ def record_sale(event: OrderPaid, settings: Settings) -> Sale:
         processed_at=event.processed_at,
         delay_days=delay,
         delay_starts=settings.delay_starts,
+        other_lines=tuple(line.line_item_id for line in event.lines if line.gift_card and referral is not None),
     )

@@ -3,11 +3,11 @@ stderr; errors exit non-zero with one line saying why."""
 
 from __future__ import annotations
 
-import csv
-import io
+import dataclasses
 import json
+import os
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
@@ -16,13 +16,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import LedgerError
 from policy.settings import SettingError
-from shopify_app import create_app, utcnow
+from shopify_app import worker
+from shopify_app.clock import utcnow
 from shopify_app.config import Config, ConfigError
-from shopify_app.crypto import TokenCipher, load_key
-from shopify_app.db import Database
-from shopify_app.migrate import upgrade
-from shopify_app import services, worker
-from shopify_app.views import RECORD_FIELDS, balance_json, inbox_summary, record_json, settings_json
+from shopify_app.presenters import balance_json, inbox_json, payout_json, record_json, records_csv, settings_json
+from shopify_app.services import ledger, shops as registry
+from shopify_app.services.errors import InvalidInput, NotFound
+from shopify_app.store import inbox as inbox_store, shops as shop_rows
+from shopify_app.store.crypto import TokenCipher, load_key
+from shopify_app.store.engine import Database
+from shopify_app.store.migrate import SchemaBehind, check_current, upgrade
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 
@@ -35,9 +38,13 @@ def _config() -> Config:
 
 
 def _database(config: Config) -> Database:
+    """The configured database at the code's schema: the embedded SQLite default migrates
+    itself; PostgreSQL must be migrated by ``clawback db upgrade``, and says so."""
     database = Database(config.database_url)
     if config.is_sqlite:
-        upgrade(database)  # the embedded default migrates itself; PostgreSQL uses `clawback db upgrade`
+        upgrade(database)
+    else:
+        check_current(database)
     return database
 
 
@@ -61,8 +68,8 @@ class _Errors(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (services.NotFound, services.InvalidInput, SettingError, ConfigError, LedgerError) as exc:
-            raise click.ClickException(str(exc).strip("'\"")) from None
+        except (NotFound, InvalidInput, SettingError, ConfigError, LedgerError, SchemaBehind) as exc:
+            raise click.ClickException(str(exc)) from None
         except SQLAlchemyError as exc:
             raise click.ClickException(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
         except requests.RequestException as exc:
@@ -102,12 +109,13 @@ def shop() -> None:
 @shop.command("add")
 @click.argument("domain")
 @click.option("--token", help="An Admin API access token (custom apps); stored encrypted.")
-def shop_add(domain: str, token: str | None) -> None:
+@click.option("--currency", help="The shop currency (ISO 4217); learned from the first order otherwise.")
+def shop_add(domain: str, token: str | None, currency: str | None) -> None:
     """Register a shop without OAuth (custom apps, tests)."""
     config = _config()
     encrypted = TokenCipher(load_key(config)).encrypt(token) if token else None
     with _database(config).transaction() as session:
-        added = services.add_shop(session, domain, utcnow(), encrypted)
+        added = registry.add_shop(session, domain, utcnow(), encrypted, currency)
     click.echo(f"shop {added.domain} registered", err=True)
 
 
@@ -120,13 +128,13 @@ def affiliate() -> None:
 @click.option("--shop", "domain", required=True)
 @click.option("--code", required=True)
 @click.option("--email", required=True)
-@click.option("--rate", help="Commission rate in percent; overrides the shop default.")
-@click.option("--approval-delay-days", type=click.IntRange(min=0), help="Overrides the shop's approval delay.")
-def affiliate_add(domain: str, code: str, email: str, rate: str | None, approval_delay_days: int | None) -> None:
+@click.option("--rate", help="Commission rate in percent (0-100); overrides the shop default.")
+@click.option("--approval-delay-days", help="Days (0-3650); overrides the shop's approval delay.")
+def affiliate_add(domain: str, code: str, email: str, rate: str | None, approval_delay_days: str | None) -> None:
     """An affiliate whose code attributes orders."""
     with _database(_config()).transaction() as session:
-        shop_row = services.find_shop(session, services.valid_shop_domain(domain))
-        added = services.add_affiliate(session, shop_row, code, email, utcnow(), rate, approval_delay_days)
+        shop_row = registry.require_shop(session, domain)
+        added = registry.add_affiliate(session, shop_row, code, email, utcnow(), rate, approval_delay_days)
     click.echo(f"affiliate {added.code} added to {shop_row.domain}", err=True)
 
 
@@ -140,7 +148,7 @@ def settings() -> None:
 @FORMAT
 def settings_show(domain: str, fmt: str) -> None:
     with _database(_config()).reading() as session:
-        current = services.shop_settings(services.find_shop(session, services.valid_shop_domain(domain)))
+        current = registry.shop_settings(registry.require_shop(session, domain))
     if fmt == "json":
         _emit_json(settings_json(current))
     else:
@@ -160,9 +168,8 @@ def settings_set(domain: str, assignments: tuple[str, ...]) -> None:
             raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="ASSIGNMENTS")
         pairs[key.strip()] = value
     with _database(_config()).transaction() as session:
-        shop_row = services.find_shop(session, services.valid_shop_domain(domain))
-        services.update_settings(shop_row, pairs)
-        session.add(shop_row)
+        shop_row = registry.require_shop(session, domain)
+        registry.update_settings(session, shop_row, pairs)
     click.echo(f"settings of {shop_row.domain} updated: {', '.join(pairs)}", err=True)
 
 
@@ -177,8 +184,8 @@ def approve_due(domain: str | None, as_of: str | None, fmt: str) -> None:
     """Approve every pending record whose time has come."""
     moment = _as_of(as_of)
     with _database(_config()).transaction() as session:
-        shops = [services.find_shop(session, services.valid_shop_domain(domain))] if domain else services.all_shops(session)
-        approved = {s.domain: services.approve_due(session, s, moment) for s in shops}
+        shops = [registry.require_shop(session, domain)] if domain else shop_rows.all_shops(session)
+        approved = {s.domain: ledger.approve_due(session, s, moment) for s in shops}
     if fmt == "json":
         _emit_json({"as_of": moment.isoformat(), "approved": {d: [str(i) for i in ids] for d, ids in approved.items()}})
     else:
@@ -199,8 +206,8 @@ def payouts_run(domain: str, as_of: str | None, fmt: str) -> None:
     """Create payouts from approved, unpaid records."""
     moment = _as_of(as_of)
     with _database(_config()).transaction() as session:
-        created = services.run_payouts(session, services.find_shop(session, services.valid_shop_domain(domain)), moment)
-        rows = [services.payout_json(p) for p in created]
+        created = ledger.run_payouts(session, registry.require_shop(session, domain), moment)
+        rows = [payout_json(p) for p in created]
     if fmt == "json":
         _emit_json({"payouts": rows})
     else:
@@ -217,15 +224,11 @@ def payouts_run(domain: str, as_of: str | None, fmt: str) -> None:
 def export(domain: str, order_id: str | None, fmt: str) -> None:
     """Ledger records, in creation order."""
     with _database(_config()).reading() as session:
-        records = [record_json(r) for r in services.export_records(session, services.find_shop(session, services.valid_shop_domain(domain)), order_id)]
+        records = ledger.export_records(session, registry.require_shop(session, domain), order_id)
     if fmt == "json":
-        _emit_json({"records": records})
-        return
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=RECORD_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(records)
-    click.echo(out.getvalue(), nl=False)
+        _emit_json({"records": [record_json(r) for r in records]})
+    else:
+        click.echo(records_csv(records), nl=False)
 
 
 @main.command("balances")
@@ -234,23 +237,29 @@ def export(domain: str, order_id: str | None, fmt: str) -> None:
 def balances(domain: str, fmt: str) -> None:
     """Balances per affiliate."""
     with _database(_config()).reading() as session:
-        shop_row = services.find_shop(session, services.valid_shop_domain(domain))
-        flagged = {a.code: a.flagged for a in services.affiliates(session, shop_row)}
-        rows = [balance_json(b, flagged.get(b.affiliate, False)) for b in services.balances(session, shop_row)]
+        shop_row = registry.require_shop(session, domain)
+        flagged = {a.code: a.flagged for a in shop_rows.affiliates(session, shop_row.id)}
+        rows = [balance_json(b, flagged.get(b.affiliate, False)) for b in ledger.balances(session, shop_row)]
     if fmt == "json":
         _emit_json({"balances": rows})
         return
+    if not rows:
+        click.echo(f"no balances yet for {shop_row.domain}: no commission has been recorded")
     for row in rows:
         click.echo(f"{row['affiliate']} {row['currency']}: pending {row['pending']}, payable {row['payable']}, paid {row['paid']}, owed {row['owed']}")
 
 
 @main.command("inbox")
+@click.option("--shop", "domain", help="Only this shop's deliveries.")
 @FORMAT
-def inbox(fmt: str) -> None:
+def inbox(domain: str | None, fmt: str) -> None:
     """Stored webhook deliveries by status, and those needing attention."""
     config = _config()
     with _database(config).reading() as session:
-        summary = inbox_summary(session, utcnow(), config.parked_attention_hours)
+        shop_domain = registry.domain_of(domain) if domain else None
+        parked_since = utcnow() - timedelta(hours=config.parked_attention_hours)
+        summary = inbox_json(inbox_store.counts_by_status(session, shop_domain),
+                             inbox_store.needing_attention(session, parked_since, shop_domain))
     if fmt == "json":
         _emit_json(summary)
         return
@@ -271,6 +280,10 @@ def worker_command(until_idle: bool) -> None:
     click.echo(f"tried {report.tried}: " + ", ".join(f"{k} {v}" for k, v in sorted(report.statuses.items())) + f"; approved {report.approved}", err=True)
 
 
+THREADS = 8
+"""Request threads per gunicorn worker process."""
+
+
 def _serve(config: Config, host: str, port: int, run_worker: bool, workers: int) -> None:
     """gunicorn with ``workers`` processes; on the embedded default the worker loop runs too.
 
@@ -289,7 +302,8 @@ def _serve(config: Config, host: str, port: int, run_worker: bool, workers: int)
 
     def when_ready(_server) -> None:
         if run_worker:
-            children.append(subprocess.Popen([sys.executable, "-m", "shopify_app.cli", "worker"]))
+            env = {**os.environ, "DATABASE_URL": config.database_url}
+            children.append(subprocess.Popen([sys.executable, "-m", "shopify_app.cli", "worker"], env=env))
 
     def on_exit(_server) -> None:
         for child in children:
@@ -298,11 +312,15 @@ def _serve(config: Config, host: str, port: int, run_worker: bool, workers: int)
 
     class _Server(BaseApplication):
         def load_config(self) -> None:
-            for key, value in {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
-                               "when_ready": when_ready, "on_exit": on_exit}.items():
+            # Threads: a client that stalls mid-request holds one thread (for at most the
+            # intake's body timeout), not a whole worker, so Shopify's deliveries still go through.
+            for key, value in {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": THREADS,
+                               "accesslog": "-", "when_ready": when_ready, "on_exit": on_exit}.items():
                 self.cfg.set(key, value)
 
         def load(self):
+            from shopify_app.app import create_app
+
             return create_app(config, migrate=False)
 
     _Server().run()
@@ -324,14 +342,19 @@ def serve(host: str, port: int, no_worker: bool, workers: int) -> None:
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Seed the demo shop and exit.")
 def demo(host: str, port: int, no_serve: bool) -> None:
-    """A ready demo on SQLite: a shop, affiliates, orders with refunds and an exchange."""
-    from shopify_app.demo import seed
+    """A ready demo on its own SQLite file: a shop, affiliates, orders with refunds and an exchange.
+
+    Never the configured DATABASE_URL: a demo must not seed sample orders into a real ledger."""
+    from shopify_app.dev.demo import demo_database_url, seed
 
     config = _config()
-    if not config.is_sqlite:
-        raise click.ClickException("the demo runs on the embedded SQLite default; unset DATABASE_URL")
+    url = demo_database_url()
+    if os.environ.get("DATABASE_URL") and os.environ["DATABASE_URL"] != url:
+        click.echo(f"note: the demo uses its own database ({url}), not DATABASE_URL", err=True)
+    config = dataclasses.replace(config, database_url=url)
     database = _database(config)
     click.echo(seed(database, config), err=True)
+    click.echo(f"inspect it with: DATABASE_URL={url} clawback export --shop clawback-demo.myshopify.com", err=True)
     if not no_serve:
         click.echo(f"serving http://{host}:{port} (Ctrl-C stops)", err=True)
         _serve(config, host, port, run_worker=True, workers=1)
@@ -344,10 +367,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 @click.option("--url", help="Webhook endpoint; default: SHOPIFY_APP_URL/webhooks.")
 def replay(file: Path, topic: str, domain: str, url: str | None) -> None:
     """Send a payload file as a correctly signed Shopify webhook."""
-    from shopify_app.replay import send
+    from shopify_app.dev.replay import send
 
     config = _config()
-    status = send(file.read_bytes(), topic, services.valid_shop_domain(domain), config, url)
+    status = send(file.read_bytes(), topic, registry.domain_of(domain), config, url)
     click.echo(f"{topic} -> {status}", err=True)
     if not 200 <= status < 300:
         sys.exit(1)

@@ -2,33 +2,37 @@
 
 Checks, in order (interfaces.md "HTTP"; shopify-platform.md §3 and pitfalls 2-4):
 
-1. body above ``Config.max_webhook_bytes`` -> 413 (also a chunked body with no
-   ``Content-Length``: at most limit + 1 bytes are ever read);
+1. body above ``Config.max_webhook_bytes`` -> 413, whether its ``Content-Length`` says so or
+   a chunked body runs over (at most limit + 1 bytes are ever read); a body of exactly the
+   limit is accepted both ways;
 2. ``X-Shopify-Hmac-Sha256`` missing or not the HMAC of the raw bytes under the current or
    the previous secret -> 401;
-3. a required header missing or a shop domain that is not ``*.myshopify.com`` -> 400;
+3. a required header missing or a shop domain that is not exactly ``NAME.myshopify.com``
+   -> 400;
 4. otherwise one short transaction stores the delivery and the answer is 200 with an empty
-   body, for a duplicate webhook id too. A signed body that is not a JSON object Shopify
-   could have sent is stored as ``failed`` with the reason, so a person can see and replay
-   it, and still answered 200: retrying the same bytes can never help.
+   body: for a retry of a stored delivery too, and for a reused webhook id with other
+   content, which is kept as a conflict (``store.inbox.store_delivery``).
 
-Nothing of these answers is ever a redirect (Shopify counts 3xx as failure): ``/webhooks``
-and ``/webhooks/`` are both routed.
+A client that stops sending mid-body gets 408 after ``BODY_SECONDS``, so it holds one of
+gunicorn's threads for at most that long and never delays Shopify's own deliveries, which
+must be answered within 5 s. Nothing here is ever a redirect (Shopify counts 3xx as
+failure): ``/webhooks`` and ``/webhooks/`` are both routed.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
+import time
 
-from flask import Blueprint, Response, current_app, request
-from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Blueprint, Response, request
 
-from shopify_app import config_of, database_of, utcnow
-from shopify_app.inbox import store_delivery
-from shopify_app.webhooks.envelope import HMAC_HEADER, EnvelopeError, parse_envelope, shopify_headers
-from shopify_app.webhooks.translate import PayloadError, parse_json
-from shopify_app.webhooks.verify import verify_hmac
+from shopify_app.clock import utcnow
+from shopify_app.shopify.headers import HMAC_HEADER, EnvelopeError, parse_envelope, shopify_headers
+from shopify_app.shopify.signature import verify_hmac
+from shopify_app.store.engine import StorageUnavailable
+from shopify_app.store.inbox import store_delivery
+from shopify_app.context import config, database
 
 __all__ = ["blueprint", "read_body"]
 
@@ -37,6 +41,12 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("webhooks", __name__)
 
 _CHUNK = 64 * 1024
+BODY_SECONDS = 3.0
+"""The longest a body may take to arrive; Shopify's whole request has 5 s."""
+
+
+class _Stalled(Exception):
+    """The client stopped sending before its body was complete."""
 
 
 def _answer(status: int, text: str = "") -> Response:
@@ -46,67 +56,74 @@ def _answer(status: int, text: str = "") -> Response:
 def read_body(limit: int) -> bytes | None:
     """The raw request body, or None when it is larger than ``limit`` bytes.
 
-    Never reads more than ``limit + 1`` bytes, so a chunked body with no ``Content-Length``
-    is capped as well as a declared one. Such a body is read from ``wsgi.input`` itself when
-    the server terminates that stream (``wsgi.input_terminated``, set by gunicorn and
-    werkzeug's server): werkzeug's own wrapper would refuse a body of exactly
-    ``MAX_CONTENT_LENGTH`` bytes, since it cannot tell whether more is coming. Without that
-    flag and without a length, werkzeug gives an empty stream rather than risk a hang.
+    Reads the WSGI input itself: with a ``Content-Length`` exactly that many bytes, without
+    one (chunked) at most ``limit + 1``, so a chunked body over the limit is caught without
+    reading it all. werkzeug's own wrapper cannot be used here: capped at the limit, it
+    refuses a body of exactly the limit because it cannot tell whether more is coming.
+    Without a length and without a server that terminates the input (gunicorn and
+    werkzeug's server both do), there is nothing safe to read: the body is empty.
     """
-    if request.content_length is not None and request.content_length > limit:
+    length = request.content_length
+    if length is not None and length > limit:
         return None
+    if length is None and "wsgi.input_terminated" not in request.environ:
+        return b""
+    want = length if length is not None else limit + 1
+    stream = request.environ["wsgi.input"]
+    sock = request.environ.get("gunicorn.socket")
+    deadline = time.monotonic() + BODY_SECONDS
+    previous = sock.gettimeout() if sock is not None else None
+    chunks: list[bytes] = []
+    size = 0
     try:
-        if request.content_length is None and "wsgi.input_terminated" in request.environ:
-            stream = request.environ["wsgi.input"]
-        else:
-            stream = request.stream  # bounded by Content-Length (and werkzeug's MAX_CONTENT_LENGTH)
-        chunks: list[bytes] = []
-        size = 0
-        while size <= limit:
-            chunk = stream.read(min(_CHUNK, limit + 1 - size))
+        while size < want:
+            if sock is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _Stalled
+                sock.settimeout(left)
+            chunk = stream.read(min(_CHUNK, want - size))
             if not chunk:
                 break
             chunks.append(chunk)
             size += len(chunk)
-    except RequestEntityTooLarge:
-        return None
+    except (socket.timeout, TimeoutError) as exc:
+        raise _Stalled from exc
+    finally:
+        if sock is not None:
+            sock.settimeout(previous)
     return None if size > limit else b"".join(chunks)
 
 
 @blueprint.route("/webhooks", methods=["POST"], strict_slashes=False)
 @blueprint.route("/webhooks/", methods=["POST"], strict_slashes=False)
 def receive() -> Response:
-    config = config_of(current_app)
-    raw = read_body(config.max_webhook_bytes)
+    limit = config().max_webhook_bytes
+    try:
+        raw = read_body(limit)
+    except _Stalled:
+        log.warning("webhook refused: body not received within %s s", BODY_SECONDS)
+        return _answer(408, "request body timed out")
     if raw is None:
-        log.warning("webhook refused: body above %d bytes", config.max_webhook_bytes)
+        log.warning("webhook refused: body above %d bytes", limit)
         return _answer(413, "payload too large")
-    if not verify_hmac(raw, request.headers.get(HMAC_HEADER), config.webhook_secrets):
-        log.warning("webhook refused: missing or wrong HMAC (topic %r)", request.headers.get("X-Shopify-Topic"))
+    if not verify_hmac(raw, request.headers.get(HMAC_HEADER), config().webhook_secrets):
+        log.warning("webhook refused: missing or wrong HMAC (topic %r)", request.headers.get("X-Shopify-Topic", "")[:80])
         return _answer(401, "unauthorized")
     try:
         envelope = parse_envelope(request.headers)
     except EnvelopeError as exc:
         log.warning("webhook refused: %s", exc)
         return _answer(400, str(exc))
-
-    status, error = "received", None
     try:
-        parse_json(raw)  # validity only: the worker parses again when it processes the row
-    except PayloadError as exc:
-        status, error = "failed", f"unparseable body: {exc}"
-
-    try:
-        with database_of(current_app).connection() as connection:
-            stored = store_delivery(connection, envelope, raw, shopify_headers(request.headers), utcnow(), status, error)
-    except SQLAlchemyError:
+        with database().connection() as connection:
+            stored = store_delivery(
+                connection, webhook_id=envelope.webhook_id, shop_domain=envelope.shop_domain, topic=envelope.topic,
+                api_version=envelope.api_version, event_id=envelope.event_id, triggered_at=envelope.triggered_at,
+                headers=shopify_headers(request.headers), body=raw, now=utcnow(),
+            )
+    except StorageUnavailable:
         log.exception("webhook %s not stored; Shopify will retry", envelope.webhook_id)
         return _answer(503, "storage unavailable")
-    log.info(
-        "webhook %s %s for %s: %s",
-        envelope.webhook_id,
-        envelope.topic,
-        envelope.shop_domain,
-        status if stored else "duplicate",
-    )
+    log.info("webhook %s %s for %s: %s", envelope.webhook_id, envelope.topic, envelope.shop_domain, stored.value)
     return _answer(200)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shopify_app import create_app
+from shopify_app.app import create_app
 from shopify_app.config import Config
 from tests.support.db import _pg_database, _sqlite_template, database  # noqa: F401  (fixtures)
 

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from shopify_app import payloads
-from shopify_app.tables import Shop, WebhookDelivery
-from shopify_app.webhooks.verify import verify_hmac
+from shopify_app.dev import samples as payloads
+from shopify_app.store.tables import Shop, WebhookDelivery
+from shopify_app.shopify.signature import verify_hmac
 from tests.e2e.conftest import TEST_SECRET, make_config
 from tests.support.cli import BALANCE_KEYS, RECORD_KEYS, Cli, Scenario, error_line, iso, run_script
 from tests.support.signing import SHOP
@@ -38,6 +38,7 @@ DEFAULT_SETTINGS = {
     "minimum_payout": "0",
     "notify_affiliates": "true",
     "refund_rate_threshold_percent": "30",
+    "refund_rate_minimum_orders": "10",
     "chargeback_threshold": "3",
     "flagged_extra_delay_days": "30",
 }
@@ -90,12 +91,15 @@ def test_every_command_of_the_interface_is_there(cli) -> None:
 def test_shop_add_registers_once_and_messages_go_to_stderr(cli, database) -> None:
     result = cli("shop", "add", SHOP)
     assert (result.stdout, result.stderr) == ("", f"shop {SHOP} registered\n")
-    cli("shop", "add", " Demo.MyShopify.com ")  # the same shop, normalised: still one
-    cli("shop", "add", "demo")  # ShopifyAPI's shorthand for the same shop
+    cli("shop", "add", " Demo.MyShopify.com ")  # the same shop (case and spaces aside): still one
     assert shops(database) == [SHOP]
 
 
-@pytest.mark.parametrize("domain", ["evil.com", "https://evil.com", "demo.myshopify.com.evil.com", "demo.myshopify.com@evil.com", "de mo.myshopify.com", ""])
+@pytest.mark.parametrize("domain", [
+    "evil.com", "https://evil.com", "demo.myshopify.com.evil.com", "demo.myshopify.com@evil.com", "de mo.myshopify.com", "",
+    # One rule for every shop domain: what ShopifyAPI would rewrite into a shop is refused, not repaired.
+    "demo", "https://demo.myshopify.com", "demo.myshopify.com/admin", "x" * 64 + ".myshopify.com",
+])
 def test_shop_add_refuses_a_bad_domain_with_one_line(cli, database, domain) -> None:
     message = one_line_error(cli.fails("shop", "add", domain))
     assert "not a valid shop domain" in message
@@ -124,14 +128,15 @@ def test_affiliate_add_errors(cli) -> None:
     assert "already exists" in one_line_error(cli.fails(*base, "--code", "anna", "--email", "other@example.com"))
     for email in ("not-an-email", "anna @example.com", ""):
         assert "not a valid email" in one_line_error(cli.fails(*base, "--code", "BEN", "--email", email))
-    for rate in ("150", "abc", "-5", "NaN"):
-        assert "rate must be a percentage" in one_line_error(cli.fails(*base, "--code", "BEN", "--email", "b@example.com", "--rate", rate))
+    for rate in ("150", "abc", "-5", "NaN", "1E-999999999", "0.00001"):
+        assert one_line_error(cli.fails(*base, "--code", "BEN", "--email", "b@example.com", "--rate", rate)).startswith("Error: rate ")
     for code in ("BE N", "", "x" * 65, "BEN;DROP"):
         assert "not a valid affiliate code" in one_line_error(cli.fails(*base, "--code", code, "--email", "b@example.com"))
     assert "unknown shop 'other.myshopify.com'" in one_line_error(
         cli.fails("affiliate", "add", "--shop", "other.myshopify.com", "--code", "BEN", "--email", "b@example.com"))
-    usage = cli.fails(*base, "--code", "BEN", "--email", "b@example.com", "--approval-delay-days", "-1")
-    assert usage.exit_code == 2 and "--approval-delay-days" in error_line(usage)
+    for delay in ("-1", "3651", "100000000", "1.5"):
+        message = one_line_error(cli.fails(*base, "--code", "BEN", "--email", "b@example.com", "--approval-delay-days", delay))
+        assert message.startswith("Error: approval delay ") and delay in message
     # Only the first affiliate exists.
     assert cli("affiliate", "add", *base[2:], "--code", "BEN", "--email", "b@example.com").exit_code == 0
 
@@ -158,13 +163,31 @@ def test_settings_set_is_all_or_nothing(cli) -> None:
     message = one_line_error(cli.fails("settings", "set", "--shop", SHOP, "approval_delay_days=20", "nonsense=1"))
     assert "unknown setting 'nonsense'" in message
     for bad in ("approval_delay_days=-1", "approval_delay_days=ten", "default_rate_percent=101", "minimum_payout=-5",
-                "amount_only_refunds=sometimes", "delay_starts=never", "notify_affiliates=maybe", "exchange_upgrades="):
+                "amount_only_refunds=sometimes", "delay_starts=never", "notify_affiliates=maybe", "exchange_upgrades=",
+                # the probe's values that used to be accepted, then hung or broke the worker and payouts
+                "default_rate_percent=1E-999999999", "minimum_payout=1E+999999999", "approval_delay_days=100000000"):
         message = one_line_error(cli.fails("settings", "set", "--shop", SHOP, "approval_delay_days=21", bad))
-        assert bad.split("=")[0] in message, (bad, message)
+        key, value = bad.split("=", 1)
+        assert message.startswith(f"Error: {key} ") and message.endswith(f"got {value!r}"), (bad, message)  # quote closed
     usage = cli.fails("settings", "set", "--shop", SHOP, "approval_delay_days")
     assert usage.exit_code == 2 and "KEY=VALUE" in error_line(usage)
     assert cli.json(*show) == expected  # nothing of a refused command was applied
     assert "unknown shop 'other.myshopify.com'" in one_line_error(cli.fails("settings", "show", "--shop", "other.myshopify.com"))
+
+
+@pytest.mark.parametrize(("currency", "refused", "accepted"), [("USD", "10.555", "10.55"), ("JPY", "1000.5", "1000"), ("KWD", "1.0005", "1.005")])
+def test_money_settings_have_at_most_the_shop_currency_digits(cli, currency: str, refused: str, accepted: str) -> None:
+    cli("shop", "add", SHOP, "--currency", currency)
+    message = one_line_error(cli.fails("settings", "set", "--shop", SHOP, f"minimum_payout={refused}"))
+    assert message.startswith(f"Error: minimum_payout takes {currency} amounts with")
+    assert cli.json("settings", "show", "--shop", SHOP, "--format", "json")["minimum_payout"] == "0"
+    cli("settings", "set", "--shop", SHOP, f"minimum_payout={accepted}")
+    assert cli.json("settings", "show", "--shop", SHOP, "--format", "json")["minimum_payout"] == accepted
+
+
+def test_shop_add_refuses_an_unknown_currency(cli, database) -> None:
+    assert "not an ISO 4217 currency code: 'EURO'" in one_line_error(cli.fails("shop", "add", SHOP, "--currency", "EURO"))
+    assert shops(database) == []
 
 
 # -- approve-due ------------------------------------------------------------------------------------
@@ -381,54 +404,69 @@ def test_inbox_text_and_json(shop) -> None:
     assert shop.cli.inbox() == {"counts": {}, "attention": []}
     assert shop.cli("inbox").stdout == "no deliveries\n"
     shop.post("orders/paid", b"not json")
+    assert shop.cli.inbox() == {"counts": {"received": 1}, "attention": []}
+    shop.work()
     document = shop.cli.inbox()
     assert document["counts"] == {"failed": 1}
     [item] = document["attention"]
     assert list(item) == ["id", "shop", "topic", "status", "order_id", "key", "why"]
     text = shop.cli("inbox").stdout.splitlines()
-    assert text[0] == "failed: 1" and text[1].startswith(f"attention: delivery {item['id']} orders/paid failed: unparseable body")
+    assert text[0] == "failed: 1" and text[1].startswith(f"attention: delivery {item['id']} orders/paid failed: payload: body is not valid JSON")
+    assert shop.cli.json("inbox", "--shop", "other.myshopify.com", "--format", "json") == {"counts": {}, "attention": []}
 
 
 # -- demo and db upgrade ------------------------------------------------------------------------------
 
 
-def test_demo_no_serve_seeds_once_on_the_embedded_sqlite(tmp_path, monkeypatch) -> None:
+def test_demo_no_serve_seeds_once_into_its_own_database(tmp_path, monkeypatch) -> None:
     instance = tmp_path / "instance"
     env = {"CLAWBACK_DEV": "1", "CLAWBACK_INSTANCE_DIR": str(instance), "DATABASE_URL": None}
     first = run_script(["demo", "--no-serve"], env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert first.stdout == ""
-    assert "clawback-demo.myshopify.com seeded: 11 deliveries processed" in first.stderr
-    database_file = instance / "clawback.sqlite3"
-    assert database_file.exists() and not (tmp_path / "instance" / "instance").exists()
+    assert "clawback-demo.myshopify.com seeded: 14 deliveries processed, 2 payout(s) made" in first.stderr
+    database_file = instance / "demo.sqlite3"
+    assert database_file.exists() and not (instance / "clawback.sqlite3").exists()
+    assert f"DATABASE_URL=sqlite:///{database_file} clawback export" in first.stderr
 
     demo = "clawback-demo.myshopify.com"
     cli = Cli(f"sqlite:///{database_file}", instance, monkeypatch)
     records = cli.export(demo)
     by_order = {}
     for r in records:
-        by_order.setdefault(r["order_id"], []).append((r["kind"], r["amount"]))
+        by_order.setdefault(r["order_id"], []).append((r["kind"], r["amount"], r["status"]))
     assert by_order == {
-        "5001": [("commission", "40.00"), ("refund", "-40.00")],
-        "5002": [("commission", "12.00"), ("commission", "6.00"), ("refund", "-6.00")],
-        "5003": [("commission", "20.00"), ("refund", "-6.00")],
-        "5004": [("commission", "7.50"), ("refund", "-3.75")],  # its refund arrived first
-        "5005": [("commission", "12.00"), ("chargeback", "-12.00"), ("reinstatement", "12.00")],
+        # refunded inside the delay: nets 0, approved together and settled in the payout at 0
+        "5001": [("commission", "40.00", "paid"), ("refund", "-40.00", "paid")],
+        # paid out 15 days ago, then a line returned: a clawback, owed until the next payout
+        "5002": [("commission", "12.00", "paid"), ("commission", "6.00", "paid"), ("refund", "-6.00", "approved")],
+        "5003": [("commission", "20.00", "paid"), ("refund", "-6.00", "paid")],  # amount-only refund, before payout
+        "5004": [("commission", "7.50", "pending"), ("refund", "-3.75", "pending")],  # its refund arrived first
+        "5005": [("commission", "12.00", "pending"), ("chargeback", "-12.00", "pending"), ("reinstatement", "12.00", "pending")],
+        # a 50.00 item exchanged for a 65.00 one: the upgrade earns 20 % of 15.00
+        "5006": [("commission", "10.00", "pending"), ("commission", "6.00", "pending"), ("exchange", "3.00", "pending")],
     }
-    inbox = cli.inbox()
-    assert inbox["counts"] == {"done": 11}
+    assert next(r for r in records if r["source"] == "refund:7002")["clawback"] is True
+    assert cli.inbox() == {"counts": {"done": 13, "ignored": 1}, "attention": []}  # ignored: the second paid payload of 5006
+    balances = cli.balances(demo)
+    assert (balances["BEN"]["paid"], balances["BEN"]["owed"], balances["ANNA"]["paid"]) == ("18.00", "6.00", "14.00")
+    assert not any(b["flagged"] for b in balances.values())  # a few orders are too few to judge a refund rate
 
-    # Again, in-process this time, with no DATABASE_URL: the same instance file, left as it is.
-    again = Cli(None, instance, monkeypatch)("demo", "--no-serve")
-    assert again.stderr == "demo shop clawback-demo.myshopify.com already seeded\n"
-    assert cli.export(demo) == records and cli.inbox() == inbox
+    # Again, in-process this time: the same demo file, left as it is.
+    again = Cli(None, instance, monkeypatch).run("demo", "--no-serve")
+    assert again.exit_code == 0 and "demo shop clawback-demo.myshopify.com already seeded" in again.stderr
+    assert cli.export(demo) == records and cli.inbox()["counts"] == {"done": 13, "ignored": 1}
     with sqlite3.connect(database_file) as connection:
         assert connection.execute("select count(*) from shops").fetchone() == (1,)
 
 
-def test_demo_refuses_a_database_url_that_is_not_sqlite(cli) -> None:
-    result = cli.fails("demo", "--no-serve", DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none")
-    assert "unset DATABASE_URL" in one_line_error(result)
+def test_demo_never_seeds_the_configured_database(cli, database) -> None:
+    """A demo pointed at a real ledger (the test database here) seeds its own file instead."""
+    cli("shop", "add", SHOP)
+    result = cli("demo", "--no-serve")
+    assert "note: the demo uses its own database" in result.stderr and "not DATABASE_URL" in result.stderr
+    assert shops(database) == [SHOP]  # untouched: no demo shop, no deliveries
+    assert cli.inbox() == {"counts": {}, "attention": []}
 
 
 def test_db_upgrade_migrates_a_new_database_and_is_idempotent(tmp_path, monkeypatch, database) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.e2e.conftest import make_config
 
-from shopify_app import create_app
+from shopify_app.app import create_app
 
 
 def test_healthz_ok_when_the_database_answers(client) -> None:

@@ -15,10 +15,11 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from shopify_app import create_app
-from shopify_app.inbox import counts_by_status
-from shopify_app.tables import WebhookDelivery
-from shopify_app.webhooks.verify import sign, verify_hmac
+from shopify_app import worker
+from shopify_app.app import create_app
+from shopify_app.store.inbox import counts_by_status
+from shopify_app.store.tables import WebhookDelivery
+from shopify_app.shopify.signature import sign, verify_hmac
 from tests.e2e.conftest import make_config
 from tests.support.signing import SHOP, body_bytes, post_webhook, signed_headers
 
@@ -243,7 +244,7 @@ def test_chunked_upload_over_a_real_socket(small_app, database) -> None:
     assert (row.webhook_id, row.body) == ("wh-socket", _padded(LIMIT))
 
 
-# -- signed but unusable bodies: 200, stored as failed -------------------------------------------
+# -- signed but unusable bodies: 200, stored, failed at the worker's first try -------------------
 
 
 @pytest.mark.parametrize(
@@ -260,12 +261,18 @@ def test_chunked_upload_over_a_real_socket(small_app, database) -> None:
     ],
     ids=["not-json", "invalid-utf8", "escaped-nul", "raw-nul", "array", "string", "empty", "nan"],
 )
-def test_signed_unusable_body_is_stored_failed_and_answered_200(client, database, raw, reason) -> None:
+def test_signed_unusable_body_is_stored_answered_200_and_failed_by_the_worker(client, database, raw, reason) -> None:
+    """The intake parses nothing (one parse per delivery, in the worker): the bytes are kept
+    as sent, and the first try fails them for good with the reason."""
     response = post_webhook(client, "orders/paid", raw, webhook_id="wh-bad")
     assert response.status_code == 200
     [row] = rows(database)
-    assert (row.webhook_id, row.status, row.body) == ("wh-bad", "failed", raw)
-    assert row.last_error and reason in row.last_error
+    assert (row.webhook_id, row.status, row.body) == ("wh-bad", "received", raw)
+    report = worker.run(database, make_config(database.url), until_idle=True)
+    assert report.statuses == {"failed": 1}
+    [row] = rows(database)
+    assert (row.status, row.attempts, row.body) == ("failed", 1, raw)
+    assert row.last_error.startswith("payload: ") and reason in row.last_error
     with database.transaction() as session:
         assert counts_by_status(session) == {"failed": 1}
 
@@ -275,7 +282,7 @@ def test_counts_by_status(client, database) -> None:
     post_webhook(client, "orders/create", ORDER)
     post_webhook(client, "orders/paid", b"nope")
     with database.transaction() as session:
-        assert counts_by_status(session) == {"received": 2, "failed": 1}
+        assert counts_by_status(session) == {"received": 3}
 
 
 # -- storage down: not 2xx, so Shopify retries ---------------------------------------------------

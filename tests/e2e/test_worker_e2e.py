@@ -15,9 +15,10 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
-from shopify_app import payloads, services
-from shopify_app.crypto import TokenCipher
-from shopify_app.tables import Shop, WebhookDelivery
+from shopify_app.dev import samples as payloads
+from shopify_app.services import ledger as services, shops as registry
+from shopify_app.store.crypto import TokenCipher
+from shopify_app.store.tables import Shop, WebhookDelivery
 from tests.e2e.conftest import make_config
 from tests.support.cli import Cli, Scenario, iso
 from tests.support.signing import SHOP
@@ -79,7 +80,7 @@ def test_delivery_for_an_unknown_shop_fails_at_once_and_does_not_block_the_rest(
     assert (report.tried, report.statuses) == (2, {"failed": 1, "done": 1})
     poison, good = shop.deliveries()
     assert (poison.status, poison.attempts, poison.shop_domain) == ("failed", 1, "nobody.myshopify.com")
-    assert poison.last_error == "payload: no shop nobody.myshopify.com is installed"
+    assert poison.last_error == "no shop nobody.myshopify.com is installed"
     assert poison.processed_at is not None
     assert good.status == "done"
     assert [(r["order_id"], r["amount"]) for r in shop.records()] == [("2", "20.00")]
@@ -92,14 +93,16 @@ def test_delivery_for_an_unknown_shop_fails_at_once_and_does_not_block_the_rest(
 def test_unexpected_error_is_retried_with_backoff_then_kept_as_failed(shop, clock, now, monkeypatch) -> None:
     shop.post("orders/paid", payloads.order(1, [(11, "100.00", 1)], code="ANNA", created_at=iso(now)))
     shop.work(clock=clock)
-    real_apply = services.apply_event
+    from shopify_app.services import orders
 
-    def exploding(session, shop_row, event, when):
+    real_apply = orders.apply
+
+    def exploding(facts, event, records, settings, when):
         if event.key.startswith("refund:"):
             raise RuntimeError("ledger exploded")
-        return real_apply(session, shop_row, event, when)
+        return real_apply(facts, event, records, settings, when)
 
-    monkeypatch.setattr(services, "apply_event", exploding)
+    monkeypatch.setattr(orders, "apply", exploding)
     shop.post("refunds/create", payloads.refund(91, 1, [(11, 1, "100.00")], created_at=iso(now)))
 
     started = clock.now
@@ -132,7 +135,7 @@ def test_unexpected_error_is_retried_with_backoff_then_kept_as_failed(shop, cloc
 
 
 def test_worker_max_attempts_comes_from_the_config(shop, clock, now, monkeypatch) -> None:
-    monkeypatch.setattr(services, "apply_event", lambda *a: (_ for _ in ()).throw(RuntimeError("down")))
+    monkeypatch.setattr("shopify_app.services.orders.apply", lambda *a: (_ for _ in ()).throw(RuntimeError("down")))
     shop.post("orders/paid", payloads.order(1, [(11, "100.00", 1)], code="ANNA", created_at=iso(now)))
     shop.config = make_config(shop.database.url, worker_max_attempts=1)
     assert shop.work(clock=clock).statuses == {"failed": 1}
@@ -173,7 +176,7 @@ def test_parked_event_needs_attention_once_older_than_parked_attention_hours(sho
     [item] = shop.cli.inbox()["attention"]
     assert {k: item[k] for k in ("id", "shop", "topic", "status", "order_id")} == {
         "id": str(row.id), "shop": SHOP, "topic": "refunds/create", "status": "parked", "order_id": "555"}
-    assert item["why"].startswith("parked since ") and item["why"].endswith("order not received")
+    assert item["why"].startswith("parked since ") and item["why"].endswith("waiting for order 555 to arrive paid")
 
     # The order finally arrives: the parked refund is applied and no longer needs attention.
     shop.post("orders/paid", payloads.order(555, [(5551, "10.00", 1)], code="ANNA", created_at=iso(now)))
@@ -199,7 +202,7 @@ def test_order_edit_waits_for_priced_lines_then_applies_an_upgrade(shop, clock, 
     assert shop.work(clock=clock).statuses == {"done": 1, "received": 1}
     [edit] = by_topic(shop, "orders/edited")
     assert (edit.status, edit.attempts) == ("received", 1)
-    assert edit.last_error.startswith("NeedsFetch:") and "32" in edit.last_error
+    assert edit.last_error == "edit 77: line 32 is not on order 3 yet"
     assert edit.next_attempt_at == clock.now + timedelta(seconds=5)
 
     # orders/updated prices the added line (and is not a second sale).
@@ -318,6 +321,6 @@ def test_conflict_in_the_inbox_names_its_order(shop, now) -> None:
     shop.post("refunds/create", payloads.refund(96, 6, [(61, 2, "200.00")], created_at=iso(now)))
     shop.work()
     assert [d.status for d in shop.deliveries()] == ["done", "done", "conflict"]
-    assert shop.deliveries()[-1].notice_key == "refund:96"  # which refund conflicted
+    assert shop.deliveries()[-1].business_key == "refund:96"  # which refund conflicted
     [item] = shop.cli.inbox()["attention"]
     assert (item["status"], item["order_id"]) == ("conflict", "6")

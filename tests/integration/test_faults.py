@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from shopify_app import services, worker
+from shopify_app import worker
+from shopify_app.services import ledger as services, shops as registry
 from shopify_app.config import Config
-from shopify_app.db import Database
-from shopify_app.migrate import upgrade
+from shopify_app.store.engine import Database
+from shopify_app.store.migrate import upgrade
 from tests.support.deliveries import SHOP, balances_agree, enqueue, inbox_statuses, ledger_outcome, nets_by_line, setup_shop, workload
 
 CLAWBACK = str(Path(sys.executable).with_name("clawback"))
@@ -96,7 +97,7 @@ def test_two_workers_racing_on_the_same_orders_give_the_exact_result(database, t
     assert inbox_statuses(database) == inbox_statuses(reference)
     assert nets_by_line(database) == nets_by_line(reference)
     with database.reading() as a, reference.reading() as b:
-        shop_a, shop_b = services.find_shop(a, SHOP), services.find_shop(b, SHOP)
+        shop_a, shop_b = registry.require_shop(a, SHOP), registry.require_shop(b, SHOP)
         assert sorted(services.balances(a, shop_a), key=str) == sorted(services.balances(b, shop_b), key=str)
     assert balances_agree(database)
     reference.dispose()

@@ -7,14 +7,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from ledger.errors import IdempotencyConflict
-from shopify_app import services
+from shopify_app.services import ledger as services, shops as registry
 from tests.support.builders import days, line, order, refund
 
 SHOP = "demo.myshopify.com"
 
 
 def _shop(session):
-    return services.add_shop(session, SHOP, days(0))
+    return registry.add_shop(session, SHOP, days(0))
 
 
 def test_worked_example_2_clawback_after_payout(database) -> None:

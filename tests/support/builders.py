@@ -64,7 +64,10 @@ def order(
     )
 
 
-def refund(refund_id: str, order_id: str = "1001", *lines: tuple, discrepancy: str = "0", shipping: str = "0", at: datetime = T0) -> RefundCreated:
+def refund(
+    refund_id: str, order_id: str = "1001", *lines: tuple, discrepancy: str = "0", shipping: str = "0", at: datetime = T0,
+    currency: str | None = None,
+) -> RefundCreated:
     """``lines`` are ``(line_id, quantity, subtotal[, tax])``; subtotal None pro-rates."""
     return RefundCreated(
         refund_id=refund_id,
@@ -75,6 +78,7 @@ def refund(refund_id: str, order_id: str = "1001", *lines: tuple, discrepancy: s
         created_at=at,
         discrepancy=D(discrepancy),
         shipping=D(shipping),
+        currency=currency,
     )
 
 
@@ -139,6 +143,7 @@ def draft(
         reason=f"test {kind}",
         source=event_key or f"order:{order_id}",
         event_key=event_key or f"order:{order_id}",
+        occurred_at=T0,
         created_at=T0,
         approves_at=days(30) if status is Status.PENDING else None,
     )

@@ -71,16 +71,16 @@ class Cli:
     def __post_init__(self) -> None:
         self.instance_dir.mkdir(parents=True, exist_ok=True)
         self.monkeypatch.setattr("shopify_app.config.INSTANCE_DIR", self.instance_dir)
-        self.monkeypatch.setattr("shopify_app.crypto.INSTANCE_DIR", self.instance_dir)
+        self.monkeypatch.setattr("shopify_app.store.crypto.INSTANCE_DIR", self.instance_dir)
         self._engines: dict[str, Any] = {}
         if self.reuse_engine:
             # Scenario tests read results through many commands: keep one engine per URL
             # (a new one per command recompiles every statement) and migrate it only once.
             from shopify_app import cli as module
-            from shopify_app.db import Database
+            from shopify_app.store.engine import Database
 
             migrated: set[str] = set()
-            real_upgrade = module.upgrade
+            real_upgrade, real_check = module.upgrade, module.check_current
 
             def database(url: str) -> Database:
                 if url not in self._engines:
@@ -92,8 +92,14 @@ class Cli:
                     real_upgrade(db)
                     migrated.add(db.url)
 
+            def check_current(db: Database) -> None:
+                if db.url not in migrated:
+                    real_check(db)
+                    migrated.add(db.url)
+
             self.monkeypatch.setattr(module, "Database", database)
             self.monkeypatch.setattr(module, "upgrade", upgrade)
+            self.monkeypatch.setattr(module, "check_current", check_current)
 
     def close(self) -> None:
         for engine in self._engines.values():
@@ -172,7 +178,7 @@ def run_script(args: list[str], env: dict[str, str | None], cwd: Path, timeout: 
 
 RECORD_KEYS = [
     "id", "order_id", "line_item_id", "affiliate", "kind", "status", "amount", "currency", "base", "rate",
-    "pairs_with", "clawback", "reason", "source", "created_at", "approves_at",
+    "pairs_with", "clawback", "reason", "source", "created_at", "approves_at", "occurred_at",
 ]
 BALANCE_KEYS = ["affiliate", "currency", "pending", "payable", "paid", "owed", "flagged"]
 
@@ -187,12 +193,13 @@ def iso(moment) -> str:
 def check_record_shape(record: dict) -> None:
     """The interfaces.md export shape: exactly these keys, ids and amounts as strings."""
     assert list(record) == RECORD_KEYS
-    for key in ("id", "order_id", "line_item_id", "affiliate", "kind", "status", "amount", "currency", "base", "rate", "reason", "source", "created_at"):
+    for key in ("id", "order_id", "line_item_id", "affiliate", "kind", "status", "amount", "currency", "base", "rate", "reason", "source",
+                "created_at", "occurred_at"):
         assert isinstance(record[key], str), (key, record[key])
     assert record["pairs_with"] is None or isinstance(record["pairs_with"], str)
     assert isinstance(record["clawback"], bool)
     assert record["approves_at"] is None or isinstance(record["approves_at"], str)
-    assert record["created_at"].endswith("Z")
+    assert record["created_at"].endswith("Z") and record["occurred_at"].endswith("Z")
 
 
 @dataclass
@@ -238,7 +245,7 @@ class Scenario:
         """Inbox rows in id order (detached copies)."""
         from sqlalchemy import select
 
-        from shopify_app.tables import WebhookDelivery
+        from shopify_app.store.tables import WebhookDelivery
 
         with self.database.transaction() as session:
             return list(session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from shopify_app.db import Database
-from shopify_app.migrate import upgrade
+from shopify_app.store.engine import Database
+from shopify_app.store.migrate import upgrade
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TABLES = "balance_totals, webhook_deliveries, payout_items, payouts, approvals, ledger_records, orders, affiliates, shops"

@@ -7,11 +7,11 @@ import random
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from shopify_app import payloads, services
-from shopify_app.db import Database
-from shopify_app.inbox import store_delivery
-from shopify_app.tables import WebhookDelivery
-from shopify_app.webhooks.envelope import Envelope
+from shopify_app.dev import samples as payloads
+from shopify_app.services import ledger as services, shops as registry
+from shopify_app.store.engine import Database
+from shopify_app.store.inbox import store_delivery
+from shopify_app.store.tables import WebhookDelivery
 
 SHOP = "faults.myshopify.com"
 
@@ -22,9 +22,9 @@ def now_iso(offset_days: float = 0) -> str:
 
 def setup_shop(database: Database, domain: str = SHOP) -> None:
     with database.transaction() as session:
-        shop = services.add_shop(session, domain, datetime.now(timezone.utc))
-        services.add_affiliate(session, shop, "ANNA", "anna@aff.example", datetime.now(timezone.utc), "12.5")
-        services.add_affiliate(session, shop, "BEN", "ben@aff.example", datetime.now(timezone.utc), "10")
+        shop = registry.add_shop(session, domain, datetime.now(timezone.utc))
+        registry.add_affiliate(session, shop, "ANNA", "anna@aff.example", datetime.now(timezone.utc), "12.5")
+        registry.add_affiliate(session, shop, "BEN", "ben@aff.example", datetime.now(timezone.utc), "10")
 
 
 def enqueue(database: Database, deliveries: list[tuple[str, dict]], domain: str = SHOP, webhook_ids: list[str] | None = None) -> None:
@@ -32,8 +32,8 @@ def enqueue(database: Database, deliveries: list[tuple[str, dict]], domain: str 
     with database.transaction() as session:
         for index, (topic, payload) in enumerate(deliveries):
             webhook_id = webhook_ids[index] if webhook_ids else str(uuid.uuid4())
-            envelope = Envelope(topic=topic, shop_domain=domain, webhook_id=webhook_id, api_version="2026-07")
-            store_delivery(session, envelope, payloads.encode(payload), {"X-Shopify-Topic": topic}, now)
+            store_delivery(session, webhook_id=webhook_id, shop_domain=domain, topic=topic, api_version="2026-07", event_id=None,
+                           triggered_at=None, headers={"x-shopify-topic": topic}, body=payloads.encode(payload), now=now)
 
 
 def workload(orders: int, seed: int = 7) -> list[tuple[str, dict]]:
@@ -62,7 +62,7 @@ def workload(orders: int, seed: int = 7) -> list[tuple[str, dict]]:
 def ledger_outcome(database: Database, domain: str = SHOP) -> list[tuple]:
     """The ledger without ids and times: what must be identical across runs."""
     with database.reading() as session:
-        records = services.export_records(session, services.find_shop(session, domain))
+        records = services.export_records(session, registry.require_shop(session, domain))
     return sorted((r.order_id, r.line_item_id, r.kind.value, r.source, str(r.amount), str(r.base), r.status.value) for r in records)
 
 
@@ -76,7 +76,7 @@ def inbox_statuses(database: Database) -> dict[str, int]:
 def balances_agree(database: Database, domain: str = SHOP) -> bool:
     """The running totals equal the fold over every record (the projection's definition)."""
     with database.reading() as session:
-        shop = services.find_shop(session, domain)
+        shop = registry.require_shop(session, domain)
         key = lambda b: (b.affiliate, b.currency)  # noqa: E731
         projected, folded = sorted(services.balances(session, shop), key=key), sorted(services.folded_balances(session, shop), key=key)
     return projected == folded and len(folded) > 0
@@ -87,7 +87,7 @@ def nets_by_line(database: Database, domain: str = SHOP) -> dict[tuple[str, str]
     nets: dict[tuple[str, str], int] = {}
     currency = {}
     with database.reading() as session:
-        for record in services.export_records(session, services.find_shop(session, domain)):
+        for record in services.export_records(session, registry.require_shop(session, domain)):
             key = (record.order_id, record.line_item_id)
             nets[key] = nets.get(key, 0) + record.amount.minor
             currency[key] = record.currency

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shopify_app.replay import shopify_headers
+from shopify_app.dev.replay import shopify_headers
 
 SHOP = "demo.myshopify.com"
 SECRET = "dev-api-secret"

@@ -26,7 +26,7 @@ def _shop(settings: Settings) -> ShopModel:
     ids=["at threshold", "below threshold", "threshold off"],
 )
 def test_refund_rate_flags_at_the_threshold(threshold: str, flagged: bool) -> None:
-    settings = Settings(refund_rate_threshold_percent=Decimal(threshold), chargeback_threshold=0)
+    settings = Settings(refund_rate_threshold_percent=Decimal(threshold), refund_rate_minimum_orders=2, chargeback_threshold=0)
     [signal] = affiliate_risk(_shop(settings).records(), days(10), settings).values()
     assert signal.refund_rate_percent == Decimal("30.00")  # 60 refunded of 200 referred
     assert signal.flagged is flagged
@@ -49,3 +49,20 @@ def test_chargebacks_count_disputes_not_records() -> None:
     shop.deliver(dispute("d2", "2", "needs_response"), days(8))
     [two] = affiliate_risk(shop.records(), days(10), settings).values()
     assert (two.chargebacks, two.flagged) == (2, True)
+
+
+@pytest.mark.parametrize(("minimum", "flagged"), [(3, False), (2, True), (0, True)])
+def test_the_refund_rate_flags_only_after_enough_referred_orders(minimum: int, flagged: bool) -> None:
+    """One partial refund of a first order is a 100 % rate over nothing: noise, not risk."""
+    settings = Settings(refund_rate_threshold_percent=Decimal(30), refund_rate_minimum_orders=minimum, chargeback_threshold=0)
+    [risk] = affiliate_risk(_shop(settings).records(), days(10), settings).values()
+    assert (risk.orders, risk.refund_rate_percent, risk.flagged) == (2, Decimal("30.00"), flagged)
+
+
+def test_a_first_refund_does_not_flag_with_the_default_minimum() -> None:
+    settings = Settings()
+    shop = ShopModel(settings)
+    shop.deliver(order("1", line("a", "100.00")), days(0))
+    shop.deliver(refund("r1", "1", ("a", 1, "50.00")), days(1))
+    [risk] = affiliate_risk(shop.records(), days(2), settings).values()
+    assert (risk.refund_rate_percent, risk.flagged) == (Decimal("50.00"), False)

@@ -1,0 +1,116 @@
+"""Shops, affiliates and settings as a person registers and changes them: every value
+validated and bounded here, before it is stored."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlmodel import Session
+
+from ledger.errors import MoneyError
+from ledger.money import minor_digits
+from policy.settings import SettingError, Settings, parse
+from shopify_app.services.errors import InvalidInput, NotFound
+from shopify_app.shopify.domains import InvalidShopDomain, valid_shop_domain
+from shopify_app.store import shops
+from shopify_app.store.tables import Affiliate, Shop
+
+_CODE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+MAX_CODE = 64
+MAX_EMAIL = 254  # the longest address SMTP delivers
+
+
+def domain_of(raw: str) -> str:
+    """A shop domain a person typed, validated (one rule: ``shopify.domains``)."""
+    try:
+        return valid_shop_domain(raw)
+    except InvalidShopDomain as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def require_shop(session: Session, raw_domain: str) -> Shop:
+    domain = domain_of(raw_domain)
+    shop = shops.find(session, domain)
+    if shop is None:
+        raise NotFound(f"unknown shop {domain!r}; add it with: clawback shop add {domain}")
+    return shop
+
+
+def shop_settings(shop: Shop) -> Settings:
+    """The shop's settings as stored. Stored values were validated when set; a value stored
+    by an older version that is out of today's bounds raises ``SettingError`` here, which
+    stops this shop's work visibly and no other shop's."""
+    return Settings.from_strings(json.loads(shop.settings_json or "{}"))
+
+
+def update_settings(session: Session, shop: Shop, assignments: dict[str, str]) -> Settings:
+    """Apply typed-in ``KEY=VALUE`` assignments, all or nothing; money settings may not be
+    finer than the shop's currency once it is known."""
+    settings = shop_settings(shop).updated(assignments, shop.currency)
+    shop.settings_json = json.dumps(settings.as_strings(), sort_keys=True)
+    session.add(shop)
+    return settings
+
+
+def _currency(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    code = raw.strip().upper()
+    try:
+        minor_digits(code)
+    except MoneyError:
+        raise InvalidInput(f"not an ISO 4217 currency code: {raw[:10]!r}") from None
+    return code
+
+
+def add_shop(session: Session, raw_domain: str, now: datetime, encrypted_token: str | None = None, currency: str | None = None) -> Shop:
+    """Register a shop (or re-register an uninstalled one, keeping its ledger and settings)."""
+    domain = domain_of(raw_domain)
+    shop = shops.find(session, domain)
+    if shop is None:
+        shop = Shop(domain=domain, installed_at=now, settings_json=json.dumps(Settings().as_strings(), sort_keys=True))
+    shop.uninstalled_at = None
+    if encrypted_token is not None:
+        shop.access_token_encrypted = encrypted_token
+    if currency is not None:
+        shop.currency = _currency(currency)
+    session.add(shop)
+    session.flush()
+    return shop
+
+
+def add_affiliate(
+    session: Session,
+    shop: Shop,
+    code: str,
+    email: str,
+    now: datetime,
+    rate_percent: str | None = None,
+    approval_delay_days: str | int | None = None,
+) -> Affiliate:
+    """An affiliate whose code attributes orders; rate and delay are bounded like the shop's
+    own settings (0-100 % with at most 4 decimals, 0-3650 days)."""
+    code = (code or "").strip()
+    if not code or len(code) > MAX_CODE or set(code) - _CODE_CHARS:
+        raise InvalidInput(f"not a valid affiliate code: {code[:MAX_CODE + 1]!r} (letters, digits, - and _, at most {MAX_CODE})")
+    email = (email or "").strip()
+    if "@" not in email or " " in email or len(email) > MAX_EMAIL:
+        raise InvalidInput(f"not a valid email: {email[:60]!r}")
+    rate = delay = None
+    try:
+        if rate_percent is not None:
+            rate = str(parse("default_rate_percent", str(rate_percent)))
+        if approval_delay_days is not None:
+            delay = parse("approval_delay_days", str(approval_delay_days))
+    except SettingError as exc:
+        raise InvalidInput(str(exc).replace("default_rate_percent", "rate").replace("approval_delay_days", "approval delay")) from None
+    if shops.find_affiliate(session, shop.id, code) is not None:
+        raise InvalidInput(f"affiliate code {code!r} already exists in {shop.domain}")
+    affiliate = Affiliate(
+        shop_id=shop.id, code=code, code_key=code.casefold(), email=email, rate_percent=rate,
+        approval_delay_days=delay, created_at=now,
+    )
+    session.add(affiliate)
+    session.flush()
+    return affiliate

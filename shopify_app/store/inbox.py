@@ -1,0 +1,255 @@
+"""The webhook inbox: every verified delivery, stored before Shopify gets its 200, and its
+life after that. Nothing here reads a payload; ``services.process`` decides what a delivery
+means, this module keeps where it stands.
+
+A delivery is ``received`` until a try settles it: ``done``, ``ignored`` (moved nothing
+new), ``parked`` (waiting for its order's sale), ``review`` (money held for the merchant),
+``conflict`` or ``failed``. A try that fails for a reason that may pass is retried with an
+exponential backoff, and kept as ``failed`` after the configured number of attempts.
+
+Statements are Core, not ORM: the worker claims, tries and settles thousands of deliveries,
+and one UPDATE per settled delivery is all it needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Iterable, Mapping
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from shopify_app.store.engine import insert_on_conflict
+from shopify_app.store.tables import WebhookDelivery
+
+_INBOX = WebhookDelivery.__table__
+
+
+class DeliveryStatus(StrEnum):
+    RECEIVED = "received"
+    DONE = "done"
+    IGNORED = "ignored"
+    PARKED = "parked"
+    REVIEW = "review"
+    CONFLICT = "conflict"
+    FAILED = "failed"
+
+    @property
+    def settled(self) -> bool:
+        """No try is pending: the body is no longer needed to process it (and may be redacted)."""
+        return self is not DeliveryStatus.RECEIVED
+
+
+NEEDS_ATTENTION = (DeliveryStatus.FAILED, DeliveryStatus.CONFLICT, DeliveryStatus.REVIEW)
+"""Statuses a person must look at (parked ones too, once they have waited too long)."""
+
+REDACTED = b'{"redacted": true}'
+
+
+class Stored(StrEnum):
+    NEW = "new"
+    DUPLICATE = "duplicate"  # the same webhook id with the same shop, topic and body: a retry
+    CONFLICT = "conflict"  # the same webhook id with other content: kept, never applied
+
+
+def store_delivery(
+    connection: Connection | Session,
+    *,
+    webhook_id: str,
+    shop_domain: str,
+    topic: str,
+    api_version: str | None,
+    event_id: str | None,
+    triggered_at: str | None,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+) -> Stored:
+    """Store one delivery in the caller's transaction.
+
+    The fast path is one ``INSERT ... ON CONFLICT (webhook_id) DO NOTHING``. When the id is
+    already stored, the stored copy is compared: a retry of the same content is a duplicate;
+    different content (another body, shop or topic under a reused id) is kept under the id
+    plus a digest of its content, as ``conflict`` with the reason, so it is neither lost nor
+    hidden, and never applied. A retry of that copy finds it and is a duplicate too.
+    """
+    values = {
+        "webhook_id": webhook_id, "shop_domain": shop_domain, "topic": topic, "event_id": event_id,
+        "api_version": api_version, "triggered_at": triggered_at, "received_at": now,
+        "headers_json": json.dumps(dict(headers), sort_keys=True), "body": bytes(body),
+        "status": DeliveryStatus.RECEIVED.value, "attempts": 0, "next_attempt_at": now,
+    }
+    if insert_on_conflict(connection, WebhookDelivery, values, ["webhook_id"]).rowcount == 1:
+        return Stored.NEW
+    first = connection.execute(
+        select(_INBOX.c.shop_domain, _INBOX.c.topic, _INBOX.c.body).where(_INBOX.c.webhook_id == webhook_id)
+    ).one()
+    if (first.shop_domain, first.topic, bytes(first.body)) == (shop_domain, topic, bytes(body)):
+        return Stored.DUPLICATE
+    digest = hashlib.sha256(b"\0".join([shop_domain.encode(), topic.encode(), bytes(body)])).hexdigest()[:16]
+    conflict = {
+        **values,
+        "webhook_id": f"{webhook_id}#{digest}",
+        "status": DeliveryStatus.CONFLICT.value,
+        "last_error": f"webhook id {webhook_id} was first received with other content "
+        f"({_differs(first, shop_domain, topic, body)}); this copy is kept and not applied",
+        "processed_at": now,
+    }
+    inserted = insert_on_conflict(connection, WebhookDelivery, conflict, ["webhook_id"]).rowcount == 1
+    return Stored.CONFLICT if inserted else Stored.DUPLICATE
+
+
+def _differs(first, shop_domain: str, topic: str, body: bytes) -> str:
+    parts = [name for name, same in (("shop", first.shop_domain == shop_domain), ("topic", first.topic == topic),
+                                     ("body", bytes(first.body) == bytes(body))) if not same]
+    return "other " + " and ".join(parts)
+
+
+# -- the worker's side ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery taken for one try."""
+
+    id: int
+    shop_domain: str
+    topic: str
+    body: bytes
+    attempts: int  # tries before this one
+    order_id: str | None
+    business_key: str | None
+    triggered_at: str | None = None  # X-Shopify-Triggered-At, as sent
+
+    @property
+    def triggered(self) -> datetime | None:
+        """When Shopify triggered the delivery, if the header held a readable time."""
+        try:
+            moment = datetime.fromisoformat((self.triggered_at or "").replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return moment if moment.tzinfo is not None else None
+
+
+def claim(session: Session, due_by: datetime, postgres: bool, limit: int) -> list[Claimed]:
+    """Up to ``limit`` received deliveries due by ``due_by``, oldest due first (index order:
+    no sort, no scan). On PostgreSQL the rows stay locked (``SKIP LOCKED``) until the caller's
+    transaction ends, so concurrent workers take different ones."""
+    query = (
+        select(_INBOX.c.id, _INBOX.c.shop_domain, _INBOX.c.topic, _INBOX.c.body, _INBOX.c.attempts, _INBOX.c.order_id,
+               _INBOX.c.business_key, _INBOX.c.triggered_at)
+        .where(_INBOX.c.status == DeliveryStatus.RECEIVED.value, _INBOX.c.next_attempt_at <= due_by)
+        .order_by(_INBOX.c.next_attempt_at, _INBOX.c.id)
+        .limit(limit)
+    )
+    if postgres:
+        query = query.with_for_update(skip_locked=True)
+    return [Claimed(r.id, r.shop_domain, r.topic, bytes(r.body), r.attempts, r.order_id, r.business_key, r.triggered_at)
+            for r in session.execute(query)]
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s, ... capped at one hour."""
+    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What one try of a delivery concluded."""
+
+    status: DeliveryStatus
+    note: str | None = None  # why, for a person: the reason of a failure, review or conflict
+    order_id: str | None = None
+    business_key: str | None = None
+    retry: bool = False  # the failure may pass: try again later, up to the maximum
+    redact_body: bool = False  # the delivery itself names a customer (a privacy request)
+
+
+def finish(session: Session, delivery: Claimed, settlement: Settlement, now: datetime, max_attempts: int) -> DeliveryStatus:
+    """Record one try of ``delivery`` in ONE statement; returns its status now."""
+    attempts = delivery.attempts + 1
+    status = settlement.status
+    values: dict = {"attempts": attempts, "last_error": settlement.note}
+    if settlement.retry:
+        status = DeliveryStatus.RECEIVED if attempts < max_attempts else DeliveryStatus.FAILED
+        values["next_attempt_at"] = now + backoff(attempts)
+    values["status"] = status.value
+    if status is not DeliveryStatus.RECEIVED:
+        values["processed_at"] = now
+    if settlement.order_id or delivery.order_id:
+        values["order_id"] = settlement.order_id or delivery.order_id
+    if settlement.business_key or delivery.business_key:
+        values["business_key"] = settlement.business_key or delivery.business_key
+    if settlement.redact_body:
+        values["body"] = REDACTED
+    session.execute(update(_INBOX).where(_INBOX.c.id == delivery.id).values(**values))
+    return status
+
+
+def settle_parked(
+    session: Session, shop_domain: str, order_id: str, outcomes: Mapping[str, Settlement], now: datetime
+) -> None:
+    """The order's sale arrived and replayed its parked events: settle their deliveries.
+    ``outcomes`` maps a business key to how its event ended; a parked delivery whose key is
+    not there was applied (``done``)."""
+    where = and_(_INBOX.c.shop_domain == shop_domain, _INBOX.c.order_id == order_id, _INBOX.c.status == DeliveryStatus.PARKED.value)
+    for key, settlement in outcomes.items():
+        values = {"status": settlement.status.value, "last_error": settlement.note, "processed_at": now}
+        if settlement.retry:
+            values.update(status=DeliveryStatus.RECEIVED.value, next_attempt_at=now, processed_at=None)
+        session.execute(update(_INBOX).where(where, _INBOX.c.business_key == key).values(**values))
+    session.execute(update(_INBOX).where(where).values(status=DeliveryStatus.DONE.value, processed_at=now, last_error=None))
+
+
+def has_pending(session: Session, shop_domain: str, order_ids: Iterable[str]) -> bool:
+    """Whether a delivery of these orders still waits for a try (its body is still needed)."""
+    query = select(_INBOX.c.id).where(
+        _INBOX.c.shop_domain == shop_domain, _INBOX.c.order_id.in_(list(order_ids)), _INBOX.c.status == DeliveryStatus.RECEIVED.value
+    ).limit(1)
+    return session.execute(query).first() is not None
+
+
+def redact(session: Session, shop_domain: str, order_ids: Iterable[str] | None = None) -> int:
+    """Replace the stored bodies of the shop's settled deliveries (of ``order_ids`` only, when
+    given) with ``REDACTED``; returns how many. Every settled status counts: a body held for
+    review, parked or failed names the customer as much as a processed one."""
+    where = [_INBOX.c.shop_domain == shop_domain, _INBOX.c.status != DeliveryStatus.RECEIVED.value, _INBOX.c.body != REDACTED]
+    if order_ids is not None:
+        where.append(_INBOX.c.order_id.in_(list(order_ids)))
+    return session.execute(update(_INBOX).where(*where).values(body=REDACTED)).rowcount
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def counts_by_status(session: Session, shop_domain: str | None = None) -> dict[str, int]:
+    """How many deliveries are in each status (statuses with none are left out)."""
+    query = select(_INBOX.c.status, func.count()).group_by(_INBOX.c.status)
+    if shop_domain is not None:
+        query = query.where(_INBOX.c.shop_domain == shop_domain)
+    return {status: count for status, count in session.execute(query)}
+
+
+def needing_attention(session: Session, parked_since: datetime, shop_domain: str | None = None, limit: int = 1000) -> list:
+    """Deliveries a person should look at: failed, conflicting, held for review, parked
+    since before ``parked_since`` (their order never arrived), or still retrying after a
+    failed try (``last_error`` set while received). Oldest first."""
+    query = (
+        select(_INBOX.c.id, _INBOX.c.shop_domain, _INBOX.c.topic, _INBOX.c.status, _INBOX.c.order_id, _INBOX.c.business_key,
+               _INBOX.c.last_error, _INBOX.c.received_at, _INBOX.c.attempts)
+        .where(or_(
+            _INBOX.c.status.in_([s.value for s in NEEDS_ATTENTION]),
+            and_(_INBOX.c.status == DeliveryStatus.PARKED.value, _INBOX.c.received_at < parked_since),
+            and_(_INBOX.c.status == DeliveryStatus.RECEIVED.value, _INBOX.c.attempts > 0),
+        ))
+        .order_by(_INBOX.c.id)
+        .limit(limit)
+    )
+    if shop_domain is not None:
+        query = query.where(_INBOX.c.shop_domain == shop_domain)
+    return list(session.execute(query))

@@ -1,0 +1,206 @@
+"""The SQL ledger, scoped to one shop: records posted by the same staging rule as the
+in-memory ``ledger.book.Book`` (``ledger.staging``: identity, conflict, pairing, line checks),
+so this module only inserts what was staged.
+
+Records are inserted, never updated. Status moves forward through insert-only
+``approvals`` and ``payout_items`` rows, so a record's current status is derived, never
+written over. Callers hold the order's row lock (``store.orders.lock``) while posting,
+which makes the read-stage-insert below race-free per order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Iterable, Sequence
+
+from sqlalchemy import case, insert, literal, select
+from sqlmodel import Session
+
+from ledger.balances import Balance
+from ledger.errors import InvariantViolation
+from ledger.money import Money
+from ledger.records import Draft, Kind, Record, Status, check_transition
+from ledger.staging import stage
+from shopify_app.store.engine import insert_on_conflict
+from shopify_app.store.tables import Approval, BalanceTotal, LedgerRecord, Payout, PayoutItem
+
+_STATUS = case(
+    (PayoutItem.record_id.is_not(None), literal(Status.PAID.value)),
+    (Approval.record_id.is_not(None), literal(Status.APPROVED.value)),
+    else_=LedgerRecord.created_status,
+)
+
+
+_RECORDS = LedgerRecord.__table__
+# Core statements, built once: the ledger is the hot path, and ORM entities (identity map,
+# per-object state) cost more than the rows they carry. SQLite has RETURNING since 3.35.
+_INSERT = insert(_RECORDS).returning(_RECORDS.c.id)
+_SELECT = (
+    select(_RECORDS, _STATUS.label("status"))
+    .select_from(_RECORDS.outerjoin(Approval, Approval.record_id == _RECORDS.c.id).outerjoin(PayoutItem, PayoutItem.record_id == _RECORDS.c.id))
+    .order_by(_RECORDS.c.id)
+)
+
+
+def _to_record(row) -> Record:
+    return Record(
+        id=row.id,
+        order_id=row.order_id,
+        line_item_id=row.line_item_id,
+        affiliate=row.affiliate,
+        kind=Kind(row.kind),
+        status=Status(row.status),
+        amount=Money(row.amount_minor, row.currency),
+        base=Money(row.base_minor, row.currency),
+        rate=Decimal(row.rate),
+        clawback=row.clawback,
+        reason=row.reason,
+        source=row.source,
+        event_key=row.event_key,
+        occurred_at=row.occurred_at,
+        created_at=row.created_at,
+        approves_at=row.approves_at,
+        pairs_with=row.pairs_with,
+    )
+
+
+def _row_values(shop_id: int, draft: Draft, pairs_with: int | None) -> dict:
+    return {
+        "shop_id": shop_id,
+        "order_id": draft.order_id,
+        "line_item_id": draft.line_item_id,
+        "affiliate": draft.affiliate,
+        "kind": draft.kind.value,
+        "created_status": draft.status.value,
+        "amount_minor": draft.amount.minor,
+        "base_minor": draft.base.minor,
+        "currency": draft.amount.currency,
+        "rate": str(draft.rate),
+        "pairs_with": pairs_with,
+        "clawback": draft.clawback,
+        "reason": draft.reason,
+        "source": draft.source,
+        "event_key": draft.event_key,
+        "occurred_at": draft.occurred_at,
+        "created_at": draft.created_at,
+        "approves_at": draft.approves_at,
+    }
+
+
+_Changes = dict[tuple[str, str, str], tuple[int, int]]
+"""Changes of the balance totals: (affiliate, currency, status) -> (amount, record count)."""
+
+
+def _count(changes: _Changes, record: Record, status: Status, sign: int) -> None:
+    key = (record.affiliate, record.currency, status.value)
+    amount, count = changes.get(key, (0, 0))
+    changes[key] = (amount + sign * record.amount.minor, count + sign)
+
+
+def _with_status(session: Session, *where) -> list[Record]:
+    return [_to_record(row) for row in session.execute(_SELECT.where(*where))]
+
+
+@dataclass(frozen=True)
+class LedgerStore:
+    """One shop's ledger. Every query is scoped to ``shop_id``."""
+
+    session: Session
+    shop_id: int
+
+    # -- reading ---------------------------------------------------------------------------
+    def records(self, order_id: str | None = None) -> list[Record]:
+        where = [_RECORDS.c.shop_id == self.shop_id]
+        if order_id is not None:
+            where.append(_RECORDS.c.order_id == order_id)
+        return _with_status(self.session, *where)
+
+    def records_in_status(self, status: Status) -> list[Record]:
+        return _with_status(self.session, LedgerRecord.shop_id == self.shop_id, _STATUS == status.value)
+
+    def balances(self) -> list[Balance]:
+        """Balances from the running totals (see ``BalanceTotal``), per affiliate and currency."""
+        sums: dict[tuple[str, str], dict[str, int]] = {}
+        rows = self.session.execute(  # plain tuples: ORM objects were most of the cost for big shops
+            select(BalanceTotal.affiliate, BalanceTotal.currency, BalanceTotal.status, BalanceTotal.amount_minor)
+            .where(BalanceTotal.shop_id == self.shop_id)
+            .order_by(BalanceTotal.affiliate, BalanceTotal.currency)
+        )
+        for affiliate, currency, status, amount in rows:
+            sums.setdefault((affiliate, currency), {})[status] = amount
+        return [
+            Balance(affiliate, currency, *(Money(by.get(s.value, 0), currency) for s in (Status.PENDING, Status.APPROVED, Status.PAID)))
+            for (affiliate, currency), by in sums.items()
+        ]
+
+    def _bump(self, changes: _Changes) -> None:
+        """Add ``(amount, count)`` to the running totals, in key order (no lock-order deadlocks)."""
+        for (affiliate, currency, status), (amount, count) in sorted(changes.items()):
+            insert_on_conflict(
+                self.session, BalanceTotal,
+                {"shop_id": self.shop_id, "affiliate": affiliate, "currency": currency, "status": status, "amount_minor": amount, "record_count": count},
+                ["shop_id", "affiliate", "currency", "status"], add=["amount_minor", "record_count"],
+            )
+
+    def _move_totals(self, records: Iterable[Record], to: Status) -> None:
+        changes: _Changes = {}
+        for record in records:
+            _count(changes, record, record.status, -1)
+            _count(changes, record, to, +1)
+        self._bump(changes)
+
+    # -- appending -------------------------------------------------------------------------
+    def post(self, order_id: str, drafts: Sequence[Draft], existing: Sequence[Record] | None = None) -> list[Record]:
+        """Insert the drafts of one order by the staging rule; returns the records written.
+
+        ``existing`` is the order's records as the caller loaded them under the order lock
+        (read again when not given)."""
+        if not drafts:
+            return []
+        if any(draft.order_id != order_id for draft in drafts):
+            raise InvariantViolation(f"a draft of another order was posted with order {order_id}")
+        staged = stage(self.records(order_id) if existing is None else existing, drafts)
+        ids: list[int] = []
+        for index, posting in enumerate(staged.postings):
+            values = _row_values(self.shop_id, posting.draft, staged.pairs_with(index, ids))
+            ids.append(self.session.execute(_INSERT, values).scalar_one())
+        written = staged.records(ids)
+        changes: _Changes = {}
+        for record in written:
+            _count(changes, record, record.status, +1)
+        self._bump(changes)
+        return written
+
+    # -- status transitions ----------------------------------------------------------------
+    def _current(self, record_ids: Iterable[int]) -> dict[int, Record]:
+        ids = list(record_ids)
+        found = {r.id: r for r in _with_status(self.session, LedgerRecord.shop_id == self.shop_id, LedgerRecord.id.in_(ids))}
+        missing = set(ids) - set(found)
+        if missing:
+            raise InvariantViolation(f"records {sorted(missing)} are not in this shop's ledger")
+        return found
+
+    def approve(self, record_ids: Sequence[int], at: datetime) -> None:
+        records = self._current(record_ids).values()
+        for record in records:
+            check_transition(record.status, Status.APPROVED)
+            self.session.add(Approval(record_id=record.id, shop_id=self.shop_id, approved_at=at))
+        self.session.flush()
+        self._move_totals(records, Status.APPROVED)
+
+    def pay(self, affiliate: str, currency: str, record_ids: Sequence[int], total: Money, at: datetime) -> Payout:
+        records = self._current(record_ids)
+        for record in records.values():
+            check_transition(record.status, Status.PAID)
+        if sum(r.amount.minor for r in records.values()) != total.minor:
+            raise InvariantViolation(f"payout total {total} is not the sum of its records")
+        payout = Payout(shop_id=self.shop_id, affiliate=affiliate, currency=currency, total_minor=total.minor, record_count=len(records), created_at=at)
+        self.session.add(payout)
+        self.session.flush()
+        for record_id in record_ids:
+            self.session.add(PayoutItem(record_id=record_id, shop_id=self.shop_id, payout_id=payout.id))
+        self.session.flush()
+        self._move_totals(records.values(), Status.PAID)
+        return payout

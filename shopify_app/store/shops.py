@@ -1,0 +1,34 @@
+"""Shops and their affiliates: the rows, read and written in the caller's unit of work.
+Validation of what a person typed is the services' job; this module only stores."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from shopify_app.store.tables import Affiliate, Shop
+
+_AFFILIATES = Affiliate.__table__
+
+
+def find(session: Session, domain: str) -> Shop | None:
+    return session.scalars(select(Shop).where(Shop.domain == domain)).first()
+
+
+def all_shops(session: Session) -> list[Shop]:
+    return list(session.scalars(select(Shop).order_by(Shop.id)))
+
+
+def affiliates(session: Session, shop_id: int) -> list[Affiliate]:
+    return list(session.scalars(select(Affiliate).where(Affiliate.shop_id == shop_id).order_by(Affiliate.id)))
+
+
+def find_affiliate(session: Session, shop_id: int, code: str) -> Affiliate | None:
+    return session.scalars(select(Affiliate).where(Affiliate.shop_id == shop_id, Affiliate.code_key == code.casefold())).first()
+
+
+def set_flagged(session: Session, shop_id: int, flagged: set[str]) -> None:
+    """Flag exactly the affiliates whose codes are in ``flagged`` (two statements)."""
+    where = _AFFILIATES.c.shop_id == shop_id
+    session.execute(update(_AFFILIATES).where(where, _AFFILIATES.c.code.in_(sorted(flagged))).values(flagged=True))
+    session.execute(update(_AFFILIATES).where(where, _AFFILIATES.c.code.not_in(sorted(flagged))).values(flagged=False))
