@@ -238,13 +238,14 @@ def balances(domain: str, fmt: str) -> None:
     """Balances per affiliate."""
     with _database(_config()).reading() as session:
         shop_row = registry.require_shop(session, domain)
+        shop_domain = shop_row.domain
         flagged = {a.code: a.flagged for a in shop_rows.affiliates(session, shop_row.id)}
         rows = [balance_json(b, flagged.get(b.affiliate, False)) for b in ledger.balances(session, shop_row)]
     if fmt == "json":
         _emit_json({"balances": rows})
         return
     if not rows:
-        click.echo(f"no balances yet for {shop_row.domain}: no commission has been recorded")
+        click.echo(f"no balances yet for {shop_domain}: no commission has been recorded")
     for row in rows:
         click.echo(f"{row['affiliate']} {row['currency']}: pending {row['pending']}, payable {row['payable']}, paid {row['paid']}, owed {row['owed']}")
 

@@ -309,6 +309,7 @@ def test_export_csv_of_no_records_still_has_the_full_header(cli) -> None:
 
 def test_balances_json_shape_and_the_flag(shop, now) -> None:
     assert shop.cli.json("balances", "--shop", SHOP, "--format", "json") == {"balances": []}
+    assert shop.cli("balances", "--shop", SHOP).stdout == f"no balances yet for {SHOP}: no commission has been recorded\n"
     shop.cli("affiliate", "add", "--shop", SHOP, "--code", "BEN", "--email", "ben@affiliates.example", "--rate", "10")
     shop.cli("settings", "set", "--shop", SHOP, "chargeback_threshold=1", "refund_rate_threshold_percent=0")
     shop.post("orders/paid", payloads.order(1, [(11, "100.00", 1)], code="ANNA", created_at=iso(now)))
@@ -496,6 +497,24 @@ def test_replay_to_an_unreachable_url_is_a_one_line_error(tmp_path, monkeypatch)
     cli = Cli(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path / "instance", monkeypatch)
     result = cli.fails("replay", str(payload), "--topic", "orders/paid", "--shop", SHOP, "--url", "http://127.0.0.1:1/webhooks")
     assert "127.0.0.1:1" in one_line_error(result)
+
+
+@pytest.mark.postgres
+def test_a_postgresql_database_before_db_upgrade_says_what_to_run(tmp_path, monkeypatch) -> None:
+    from tests.support.db import drop_schema, postgres_or_skip
+
+    url = postgres_or_skip()  # a fresh, empty schema
+    try:
+        cli = Cli(url, tmp_path / "instance", monkeypatch)
+        for command in (("export", "--shop", SHOP), ("shop", "add", SHOP), ("worker", "--until-idle")):
+            message = one_line_error(cli.fails(*command))
+            assert message.endswith("has no Clawback schema yet; run: clawback db upgrade"), message
+            assert "relation" not in message
+        cli("db", "upgrade")
+        cli("shop", "add", SHOP)
+        assert cli.export(SHOP) == []
+    finally:
+        drop_schema(url)
 
 
 def test_unreachable_database_is_a_one_line_error(tmp_path, monkeypatch) -> None:

@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -66,12 +67,11 @@ def _sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request, tmp_path, _sqlite_template):
+def empty_database(kind: str, request, tmp_path: Path) -> Iterator[Database]:
     """A migrated, empty database: a copied SQLite file, or a truncated PostgreSQL schema."""
-    if request.param == "sqlite":
+    if kind == "sqlite":
         path = tmp_path / "clawback.sqlite3"
-        shutil.copy(_sqlite_template, path)
+        shutil.copy(request.getfixturevalue("_sqlite_template"), path)
         db = Database(f"sqlite:///{path}")
         yield db
         db.dispose()
@@ -80,3 +80,8 @@ def database(request, tmp_path, _sqlite_template):
     with db.engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     yield db
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request, tmp_path):
+    yield from empty_database(request.param, request, tmp_path)
