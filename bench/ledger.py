@@ -61,7 +61,7 @@ def commission_of(rate: Decimal, value_minor: int) -> int:
 CURRENCIES = ("USD", "USD", "USD", "EUR", "GBP", "JPY")
 
 RECORD_COLUMNS = ["id", "shop_id", "order_id", "line_item_id", "affiliate", "kind", "created_status", "amount_minor", "base_minor",
-                  "currency", "rate", "pairs_with", "clawback", "reason", "source", "event_key", "created_at", "approves_at"]
+                  "currency", "rate", "pairs_with", "clawback", "reason", "source", "event_key", "created_at", "approves_at", "occurred_at"]
 
 
 # -- the data set ------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def generate(total: int, shops: int, big_share: float, seed: int = 42) -> DataSe
                 next_id += 1
                 data.records.append((commission_id, shop_id, order_id, line_id, code, "commission", "pending", amount, value, currency,
                                      str(rate), None, False, f"Order #{order_id} paid: {rate}% of {value} minor {currency}",
-                                     f"order:{order_id}", f"order:{order_id}", created, approves))
+                                     f"order:{order_id}", f"order:{order_id}", created, approves, created))
                 line_records = [(commission_id, amount, created)]
                 net = amount
                 for r in range(rng.choice((0, 0, 0, 0, 1, 1, 1, 2)) if quantity > 1 or rng.random() < 0.5 else 0):
@@ -152,7 +152,7 @@ def generate(total: int, shops: int, big_share: float, seed: int = 42) -> DataSe
                     next_id += 1
                     data.records.append((record_id, shop_id, order_id, line_id, code, "refund", status, diff, -refunded, currency, str(rate),
                                          commission_id, state == "paid" and diff < 0, f"Refund {refund_id}: 1 x Item {line_id} returned",
-                                         f"refund:{refund_id}", f"refund:{refund_id}", refund_at, refund_approves))
+                                         f"refund:{refund_id}", f"refund:{refund_id}", refund_at, refund_approves, refund_at))
                     line_records.append((record_id, diff, refund_at))
                     value, net = new_value, new_net
                 if state in ("paid", "approved"):

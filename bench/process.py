@@ -2,7 +2,7 @@
 
 For each backend: a fresh database (a temp SQLite file; a new PostgreSQL schema, upgraded
 with `clawback db upgrade` and dropped afterwards), one shop with two affiliates, then
---events deliveries (default 50,000) enqueued straight into the inbox with
+--events deliveries (default 4,000) enqueued straight into the inbox with
 ``inbox.store_delivery`` in transactions of 5,000 (``tests.support.deliveries.workload``:
 orders/paid + refunds/create, 1-3 lines and 1-3 refunds per order, 30 % of orders with a refund
 before the order, 30 % with a duplicate delivery). Then the inbox is drained by
@@ -11,7 +11,7 @@ timed from spawn to the last exit (process start-up included). Peak RSS per work
 ``ru_maxrss`` from ``os.wait4``. Progress is sampled every few seconds to show whether the
 rate holds over the run.
 
-    .venv/bin/python bench/process.py                       # 50,000 events, SQLite and PostgreSQL
+    .venv/bin/python bench/process.py                       # 4,000 events, SQLite and PostgreSQL (--events 50000: the goal's size)
     .venv/bin/python bench/process.py --events 5000 --no-write   # quick look
     .venv/bin/python bench/process.py --profile-only --events 3000 --backends postgres   # cProfile a worker in-process
 """
@@ -263,39 +263,6 @@ def unfinished(backend: Backend) -> list[tuple[str, str, int]]:
         database.dispose()
 
 
-CLAIM_SKIPS = (0, 1_000, 10_000, 30_000, 65_535)
-
-
-def claim_costs(backend: Backend) -> list[str] | None:
-    """Time of one ``worker._claim`` as a function of the size of the run's tried-id set, when
-    the claim takes one (``_claim(session, due_by, skip, postgres)``: an until-idle run sent every
-    tried id as ``NOT IN (...)``, one bound parameter each). None when this version has no such set."""
-    import inspect
-    from datetime import datetime, timezone
-
-    from shopify_app import worker
-
-    if "skip" not in inspect.signature(worker._claim).parameters:
-        return None
-    database = Database(backend.url)
-    now = datetime.now(timezone.utc)
-    cells = []
-    for size in CLAIM_SKIPS:
-        skip = set(range(1, size + 1))
-        times = []
-        try:
-            for _ in range(3):
-                t0 = time.perf_counter()
-                with database.transaction() as session:
-                    worker._claim(session, now, skip, database.is_postgres)
-                times.append(time.perf_counter() - t0)
-            cells.append(f"{sorted(times)[1] * 1000:.0f} ms")
-        except Exception as exc:  # noqa: BLE001 - a failing claim is a finding, not a crash of the benchmark
-            cells.append(f"error: {type(exc).__name__} ({str(exc).splitlines()[0][-70:]})")
-    database.dispose()
-    return cells
-
-
 def rate_profile(samples: list[tuple[float, int]], total: int) -> str:
     """events/s over the first and the last fifth of the drain, from the progress samples."""
     if len(samples) < 4 or total <= 0:
@@ -380,7 +347,7 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.monotonic()
-    rows, rss_rows, notes, profiles, claim_rows = [], [], [], [], []
+    rows, rss_rows, notes, profiles = [], [], [], []
     goal_rows = []
     names = args.backends.split(",")
     if not args.profile_only:
@@ -421,10 +388,7 @@ def main() -> None:
                 if backend.name == "PostgreSQL" and backend.workers == 2:
                     goal_rows.append([backend.name, f"≥ 1,000 events/s with {backend.workers} workers", f"{rate:.0f}/s", "met" if rate >= 1000 else "missed"])
                 goal_rows.append([f"{backend.name} ×{backend.workers}", "peak RSS < 200 MB per worker", f"{peak:.0f} MB", "met" if peak < 200 else "missed"])
-                log(f"{backend.name}: {rate:.0f} events/s, peak RSS {peak:.0f} MB; timing claims")
-                cells = claim_costs(backend)
-                if cells is not None:
-                    claim_rows.append([backend.name, *cells])
+                log(f"{backend.name}: {rate:.0f} events/s, peak RSS {peak:.0f} MB")
             finally:
                 cleanup(backend)
     profile_n = args.events if args.profile_only else args.profile
@@ -453,12 +417,6 @@ def main() -> None:
             + common.table(["backend", "worker", "peak RSS MB", "CPU s", "exited at s", "exit", "its report"], rss_rows)
             + "\n\n"
             + common.table(["backend", "goal", "measured", "verdict"], goal_rows)
-        )
-    if claim_rows:
-        parts.append(
-            "One claim (`worker._claim`) after the drain, by the size of the run's tried-id set "
-            "(`--until-idle` sends every tried id as a `NOT IN` bound parameter; median of 3):\n\n"
-            + common.table(["backend", *(f"{n:,} tried" for n in CLAIM_SKIPS)], claim_rows)
         )
     if notes:
         parts.append("\n".join(f"- {n}" for n in notes))

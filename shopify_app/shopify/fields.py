@@ -24,7 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 from ledger.errors import MoneyError
-from ledger.money import minor_digits
+from ledger.money import minor_digits, to_decimal
 
 T = TypeVar("T")
 Loc = tuple[str | int, ...]
@@ -130,24 +130,18 @@ _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 def _amount(value: Any) -> Decimal:
     """An exact amount from a plain decimal string (``"89.99"``) or a JSON number (already
-    ``Decimal`` or ``int``). Never through float: a float has already lost the value."""
-    if isinstance(value, Decimal):
-        amount = value
-    elif type(value) is int:
-        amount = Decimal(value)
-    elif isinstance(value, str):
+    ``Decimal`` or ``int``): the ledger's own gate (``ledger.money.to_decimal``: never a float,
+    finite, bounded), then what a payload may hold (at most 10**15, at most 6 decimals)."""
+    if isinstance(value, str):
         text = value.strip()
         if not _PLAIN_DECIMAL.fullmatch(text):
             raise ValueError(f"not a decimal amount: {show(value)}")
         if len(text) > _MAX_AMOUNT_CHARS:
             raise ValueError(f"amount out of range: {show(value)}")
-        amount = Decimal(text)
-    elif isinstance(value, (float, bool)):
-        raise ValueError(f"refusing {type(value).__name__} {show(value)} as money: parse JSON numbers as Decimal")
-    else:
-        raise ValueError(f"not a money value: {show(value)}")
-    if not amount.is_finite():
-        raise ValueError(f"not a finite amount: {show(value)}")
+    try:
+        amount = to_decimal(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from None
     if amount.adjusted() > _MAX_ADJUSTED_EXPONENT or int(amount.as_tuple().exponent) < _MIN_EXPONENT:
         raise ValueError(f"amount out of range: {show(value)}")
     return amount

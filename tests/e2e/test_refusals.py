@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from shopify_app import worker
 from shopify_app.dev import samples as payloads
 from shopify_app.store.tables import Shop, WebhookDelivery
 from tests.e2e.test_worker_e2e import FIXTURES, REDACTED, by_topic, clock, now, shop  # noqa: F401  (fixtures)
@@ -169,6 +170,9 @@ def test_one_shops_unreadable_settings_never_stop_another_shops_deliveries(shop,
     assert "default_rate_percent must be a number" in bad.last_error
     assert [r["amount"] for r in shop.cli.export(OTHER)] == ["10.00"]
     assert shop.cli.export(SHOP) == []
+    # The periodic jobs (approvals, risk flags) skip the broken shop and serve the other.
+    assert worker.periodic_jobs(shop.database, now + timedelta(days=31)) == 1
+    assert [r["status"] for r in shop.cli.export(OTHER)] == ["approved"]
 
 
 # -- the intake -------------------------------------------------------------------------------------

@@ -180,3 +180,24 @@ def test_allocation_refuses_impossible_splits() -> None:
         allocate(1, [0, 0])
     with pytest.raises(MoneyError):
         allocate(1, [1, -1])
+
+
+@pytest.mark.timeout(2)
+@pytest.mark.parametrize("value", ["1E-999999999", "1E+999999999", Decimal("1E-999999999"), Decimal("-1E+999999999"),
+                                   "0." + "0" * 18 + "1", "1" + "0" * 19, Decimal("0E-1000000")])
+def test_every_way_in_refuses_values_no_arithmetic_should_meet(value) -> None:
+    """Fraction(Decimal("1E-999999999")) would build a billion-digit integer and hang whoever
+    computes with it: the one gate refuses it before anything can."""
+    with pytest.raises(MoneyError, match="out of range"):
+        to_decimal(value)
+    with pytest.raises(MoneyError):
+        Money.of(value, "USD")
+    with pytest.raises(MoneyError):
+        Money.rounded(value, "USD")
+    with pytest.raises(MoneyError):
+        percent_of(value, 100, "USD")
+
+
+@pytest.mark.parametrize("value", ["999999999999999999", "0." + "0" * 17 + "1", Decimal("-12345.678901234567")])
+def test_the_bounds_leave_every_real_amount_and_rate_alone(value) -> None:
+    assert to_decimal(value) == Decimal(value)
