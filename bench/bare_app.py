@@ -13,7 +13,7 @@ from flask import Flask, Response, request
 
 from shopify_app.shopify.signature import verify_hmac
 
-SECRETS = (os.environ.get("BARE_SECRET", "dev-api-secret"),)
+SECRETS = (os.environ.get("BARE_SECRET", "dev-api-secret-for-local-use-only"),)
 
 app = Flask(__name__)
 

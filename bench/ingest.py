@@ -40,7 +40,7 @@ from common import PG_BASE, VENV_BIN, Server, clean_env, clawback, create_schema
 from shopify_app.dev import samples as payloads
 from shopify_app.dev.replay import shopify_headers
 
-SECRET = "dev-api-secret"  # the dev-mode secret `clawback serve` uses when SHOPIFY_API_SECRET is unset
+SECRET = "dev-api-secret-for-local-use-only"  # the dev-mode secret `clawback serve` uses when SHOPIFY_API_SECRET is unset
 SHOP = "bench-ingest.myshopify.com"
 TOPIC = "refunds/create"
 

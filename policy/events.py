@@ -84,7 +84,9 @@ class RefundCreated:
     positive = the lines were refunded for less than their subtotals. ``shipping`` is what
     was refunded for shipping; it never touches commissions and is kept for the history.
     ``currency`` is the shop-money currency the refund's amounts are in (None when it names
-    none); a refund in another currency than its order's sale is refused, never applied."""
+    none); a refund in another currency than its order's sale is refused, never applied.
+    ``return_id`` names the return it settles, if any: with an exchange, the return and its
+    refund take the same items back, and the policy must count them once."""
 
     refund_id: str
     order_id: str
@@ -93,6 +95,7 @@ class RefundCreated:
     discrepancy: Decimal = Decimal(0)
     shipping: Decimal = Decimal(0)
     currency: str | None = None
+    return_id: str | None = None
 
     @property
     def key(self) -> str:
@@ -217,7 +220,7 @@ Event = Union[OrderPaid, RefundCreated, ExchangeProcessed, OrderEdited, DisputeC
 # What each event's key promises never changes. Times are left out: a redelivery may carry
 # a re-serialised timestamp, and the time does not move money. A refund's currency is left
 # out too: it is checked against the sale instead, and fingerprints stored before it was
-# read must still match their redeliveries.
+# read must still match their redeliveries; and so is its return id, for the same reason.
 _CONTENT_FIELDS = {
     RefundCreated: ("order_id", "lines", "discrepancy", "shipping"),
     ExchangeProcessed: ("order_id", "returned", "added"),

@@ -5,6 +5,10 @@
                    - its share of amount-only refunds
     target(line) = round_half_up(rate x max(0, value))        (0 while zeroed)
 
+A return with an exchange and the refund Shopify writes for that return (the refund names
+it: ``RefundCreated.return_id``) take the same items back: for each line, the pair removes
+the larger of the two values, never their sum, whichever of the two arrives first.
+
 All arithmetic is in integer minor units; every split is largest-remainder (ties to the
 line listed first), so parts always sum exactly and nothing drifts across partial refunds.
 """
@@ -50,10 +54,12 @@ def _split(total: int, weights: list[int]) -> list[int]:
     return allocate(total, weights if any(weights) else [1] * len(weights))
 
 
-def _credits(facts: OrderFacts, sale: Sale) -> tuple[dict[str, int], dict[str, _Credit]]:
-    """Value returned per line in exchanges, and the credit of every added line."""
+def _credits(facts: OrderFacts, sale: Sale) -> tuple[dict[str, int], dict[str, _Credit], dict[str, dict[str, int]]]:
+    """Value returned per line in exchanges, the credit of every added line, and what each
+    exchange's return took back per line (``return_id -> line -> value``)."""
     returned: dict[str, int] = defaultdict(int)
     credits: dict[str, _Credit] = {}
+    taken_back: dict[str, dict[str, int]] = {}
 
     def credit(added: tuple[AddedLine, ...], total: int, weights: dict[str, int]) -> None:
         values = [_minor(a.value, sale.currency) for a in added]
@@ -84,6 +90,7 @@ def _credits(facts: OrderFacts, sale: Sale) -> tuple[dict[str, int], dict[str, _
             returned[line.line_item_id] += value
         if not weights:
             continue
+        taken_back[exchange.return_id] = dict(weights)
         new_total = sum(_minor(a.value, sale.currency) for a in exchange.added)
         total = new_total if mode is ExchangeUpgrades.COMMISSION else min(new_total, sum(weights.values()))
         credit(exchange.added, total, weights)
@@ -92,7 +99,7 @@ def _credits(facts: OrderFacts, sale: Sale) -> tuple[dict[str, int], dict[str, _
         for edit, mode in facts.edits:
             added_total = sum(_minor(a.value, sale.currency) for a in edit.added)
             credit(edit.added, added_total if mode is ExchangeUpgrades.COMMISSION else 0, anchor)
-    return returned, credits
+    return returned, credits, taken_back
 
 
 def _whole(line_id: str, sale: Sale, credits: dict[str, _Credit]) -> tuple[int, int] | None:
@@ -104,11 +111,14 @@ def _whole(line_id: str, sale: Sale, credits: dict[str, _Credit]) -> tuple[int, 
     return None
 
 
-def _by_quantity_correction(facts: OrderFacts, sale: Sale, credits: dict[str, _Credit]) -> dict[str, int]:
+def _by_quantity_correction(facts: OrderFacts, sale: Sale, credits: dict[str, _Credit], exchanged: set[str]) -> dict[str, int]:
     """Quantities refunded without a subtotal are pro-rated once over all refunds together,
-    so refunding every unit, one refund at a time, refunds exactly the line's value."""
+    so refunding every unit, one refund at a time, refunds exactly the line's value. A
+    refund settling an exchange's return (``exchanged``) is counted by that exchange."""
     quantities: dict[str, list[int]] = defaultdict(list)
     for refund, _ in facts.refunds:
+        if refund.return_id in exchanged:
+            continue
         for item in refund.lines:
             if item.subtotal is None:
                 quantities[item.line_item_id].append(item.quantity)
@@ -145,16 +155,21 @@ def line_values(facts: OrderFacts) -> dict[str, LineValue]:
     sale = facts.sale
     if sale is None:
         return {}
-    returned, credits = _credits(facts, sale)
+    returned, credits, taken_back = _credits(facts, sale)
     refunded: dict[str, int] = defaultdict(int)
     amount_only = 0
+    cover = {return_id: dict(lines) for return_id, lines in taken_back.items()}  # what each exchange already took back
     for refund, mode in facts.refunds:
+        covered = cover.get(refund.return_id or "", {})
         for line_id, value in _refunded(refund, sale, credits):
-            refunded[line_id] += value
+            shared = min(value, covered.get(line_id, 0))
+            if shared:
+                covered[line_id] -= shared
+            refunded[line_id] += value - shared
         beyond_lines = -_minor(refund.discrepancy, sale.currency)
         if beyond_lines > 0 and mode is AmountOnlyRefunds.PRORATE:
             amount_only += beyond_lines
-    for line_id, correction in _by_quantity_correction(facts, sale, credits).items():
+    for line_id, correction in _by_quantity_correction(facts, sale, credits, set(taken_back)).items():
         refunded[line_id] += correction
 
     # What each added line still earns (its credit less its refunds), split over the lines it

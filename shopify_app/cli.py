@@ -22,8 +22,9 @@ from shopify_app.config import Config, ConfigError
 from shopify_app.presenters import balance_json, inbox_json, payout_json, record_json, records_csv, settings_json
 from shopify_app.services import ledger, shops as registry
 from shopify_app.services.errors import InvalidInput, NotFound
+from shopify_app.shopify.app_config import BACKFILL_MAX_DAYS
 from shopify_app.store import inbox as inbox_store, shops as shop_rows
-from shopify_app.store.crypto import TokenCipher, load_key
+from shopify_app.store.crypto import TokenCipher
 from shopify_app.store.engine import Database
 from shopify_app.store.migrate import SchemaBehind, check_current, upgrade
 
@@ -113,10 +114,29 @@ def shop() -> None:
 def shop_add(domain: str, token: str | None, currency: str | None) -> None:
     """Register a shop without OAuth (custom apps, tests)."""
     config = _config()
-    encrypted = TokenCipher(load_key(config)).encrypt(token) if token else None
+    encrypted = TokenCipher.from_config(config).encrypt(token) if token else None
     with _database(config).transaction() as session:
         added = registry.add_shop(session, domain, utcnow(), encrypted, currency)
     click.echo(f"shop {added.domain} registered", err=True)
+
+
+@main.group()
+def keys() -> None:
+    """The keys that encrypt tokens at rest (CLAWBACK_ENCRYPTION_KEY)."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored token with the first key of CLAWBACK_ENCRYPTION_KEY.
+
+    Put the new key first and keep the old one after it (comma-separated), run this, then
+    drop the old key."""
+    from shopify_app.services.install import rotate_keys
+
+    config = _config()
+    with _database(config).transaction() as session:
+        count = rotate_keys(session, TokenCipher.from_config(config))
+    click.echo(f"{count} stored tokens re-encrypted with the first key", err=True)
 
 
 @main.group()
@@ -269,6 +289,54 @@ def inbox(domain: str | None, fmt: str) -> None:
         click.echo(f"attention: delivery {item['id']} {item['topic']} {item['status']}: {item['why']}")
 
 
+# -- reading Shopify -------------------------------------------------------------------------------
+
+
+def _catch_up(domain: str, since: datetime, what: str) -> None:
+    from shopify_app.services.reading import admin_readers
+    from shopify_app.services.reconcile import NoAccess, catch_up
+
+    config = _config()
+    database = _database(config)
+    shop_domain = registry.domain_of(domain)
+    with click.progressbar(length=0, label=f"{what} {shop_domain}", file=sys.stderr, show_pos=True) as bar:
+        try:
+            report = catch_up(database, shop_domain, since, utcnow(), admin_readers(config), progress=lambda n: bar.update(1))
+        except NoAccess as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"{what} {shop_domain} since {since.isoformat()}: {report.orders} orders read, {report.applied} moved the ledger, "
+               f"{report.records} records written", err=True)
+    for problem in report.problems:
+        click.echo(f"not applied: {problem}", err=True)
+    if report.problems:
+        sys.exit(1)
+
+
+@main.command("reconcile")
+@click.option("--shop", "domain", required=True)
+@click.option("--since", help="ISO 8601; default: the shop's last reconciliation (an hour before it).")
+def reconcile(domain: str, since: str | None) -> None:
+    """Re-read orders updated since the last sync and apply what webhooks missed."""
+    from shopify_app.services.reconcile import OVERLAP
+
+    if since:
+        moment = _as_of(since)
+    else:
+        with _database(_config()).reading() as session:
+            shop_row = registry.require_shop(session, domain)
+            moment = (shop_row.last_reconciled_at or shop_row.installed_at) - OVERLAP
+    _catch_up(domain, moment, "reconciled")
+
+
+@main.command("backfill")
+@click.option("--shop", "domain", required=True)
+@click.option("--days", required=True, type=click.IntRange(1, BACKFILL_MAX_DAYS),
+              help=f"How far back (1-{BACKFILL_MAX_DAYS}: older orders need read_all_orders, which the app does not request).")
+def backfill(domain: str, days: int) -> None:
+    """Import past orders and refunds (on install); safe to run while webhooks arrive."""
+    _catch_up(domain, utcnow() - timedelta(days=days), "backfilled")
+
+
 # -- processing and serving --------------------------------------------------------------------------
 
 
@@ -329,7 +397,8 @@ def _serve(config: Config, host: str, port: int, run_worker: bool, workers: int)
 
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--port", envvar="PORT", default=8080, show_default=True, type=click.IntRange(1, 65535),
+              help="Also read from PORT (set by `shopify app dev`).")
 @click.option("--no-worker", is_flag=True, help="Do not run the worker in this process.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="gunicorn worker processes")
 def serve(host: str, port: int, no_worker: bool, workers: int) -> None:

@@ -1,11 +1,19 @@
-"""Typed settings from the environment (docs/interfaces.md, "Configuration")."""
+"""Typed settings from the environment (docs/interfaces.md, "Configuration").
+
+The app refuses to start on a configuration that would be unsafe in production: dev mode
+(built-in secrets, ``?shop=`` instead of session tokens) together with a public URL or a
+PostgreSQL database, or a Shopify origin that would send tokens over plain HTTP.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 DEFAULT_MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 INSTANCE_DIR = Path(os.environ.get("CLAWBACK_INSTANCE_DIR", Path.cwd() / "instance"))
@@ -22,12 +30,13 @@ def _default_database_url() -> str:
 @dataclass(frozen=True)
 class Config:
     api_key: str = "dev-api-key"
-    api_secret: str = "dev-api-secret"
+    api_secret: str = "dev-api-secret-for-local-use-only"
     api_secret_old: str | None = None
     app_url: str = "http://127.0.0.1:8080"
     database_url: str = field(default_factory=_default_database_url)
-    encryption_key: str | None = None
+    encryption_key: str | None = None  # one Fernet key, or several comma-separated: the first encrypts
     smtp_url: str | None = None
+    shopify_origin: str = "https://{shop}"  # where token and Admin API calls go; {shop} is the shop domain
     max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
     dev_mode: bool = True
     worker_max_attempts: int = 8
@@ -38,6 +47,7 @@ class Config:
     worker_batch: int = 1
     worker_batch_sqlite: int = 5
     parked_attention_hours: int = 24
+    reconcile_every: timedelta = timedelta(hours=6)  # per shop, by the worker: webhooks are not guaranteed
 
     @property
     def webhook_secrets(self) -> tuple[str, ...]:
@@ -48,18 +58,23 @@ class Config:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Config:
         env = os.environ if env is None else env
         dev_mode = env.get("CLAWBACK_DEV", "1" if "SHOPIFY_API_SECRET" not in env else "0") not in {"0", "false", ""}
         values: dict[str, object] = {
             "api_key": env.get("SHOPIFY_API_KEY", "dev-api-key" if dev_mode else ""),
-            "api_secret": env.get("SHOPIFY_API_SECRET", "dev-api-secret" if dev_mode else ""),
+            "api_secret": env.get("SHOPIFY_API_SECRET", "dev-api-secret-for-local-use-only" if dev_mode else ""),
             "api_secret_old": env.get("SHOPIFY_API_SECRET_OLD") or None,
             "app_url": env.get("SHOPIFY_APP_URL", "http://127.0.0.1:8080"),
             "database_url": env.get("DATABASE_URL") or _default_database_url(),
             "encryption_key": env.get("CLAWBACK_ENCRYPTION_KEY") or None,
             "smtp_url": env.get("SMTP_URL") or None,
+            "shopify_origin": env.get("CLAWBACK_SHOPIFY_ORIGIN") or "https://{shop}",
             "dev_mode": dev_mode,
         }
         try:
@@ -68,8 +83,45 @@ class Config:
             raise ConfigError("CLAWBACK_MAX_WEBHOOK_BYTES must be a whole number of bytes") from None
         values.update(overrides)
         config = cls(**values)  # type: ignore[arg-type]
+        config = replace(config, shopify_origin=check_origin(config.shopify_origin))
+        if config.dev_mode and not is_loopback(config.app_url):
+            raise ConfigError(f"dev mode (CLAWBACK_DEV) refuses a public SHOPIFY_APP_URL ({config.app_url}): set SHOPIFY_API_SECRET and CLAWBACK_ENCRYPTION_KEY")
+        if config.dev_mode and config.is_postgres:
+            raise ConfigError("dev mode (CLAWBACK_DEV) refuses a PostgreSQL DATABASE_URL: it is for the embedded SQLite default only")
         if not config.dev_mode:
             missing = [name for name, value in (("SHOPIFY_API_KEY", config.api_key), ("SHOPIFY_API_SECRET", config.api_secret), ("CLAWBACK_ENCRYPTION_KEY", config.encryption_key)) if not value]
             if missing:
                 raise ConfigError(f"missing required settings outside dev mode: {', '.join(missing)}")
         return config
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url``'s host is this machine (127.0.0.0/8, ::1 or localhost)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_origin(template: str) -> str:
+    """``CLAWBACK_SHOPIFY_ORIGIN`` (stripped of a trailing slash) when it is safe to send
+    tokens to: it names ``{shop}`` exactly once (each shop's tokens go to that shop), carries
+    no credentials, query or fragment, and is HTTPS, or plain HTTP to a loopback host only (a
+    local fake Shopify for tests and development). Anything else refuses to start, so a
+    misconfigured deployment never sends a token over plain HTTP."""
+    text = template.strip().rstrip("/")
+    if text.count("{shop}") != 1:
+        raise ConfigError(f"CLAWBACK_SHOPIFY_ORIGIN {template!r} must contain {{shop}} exactly once")
+    parts = urlsplit(text.replace("{shop}", "probe.myshopify.com"))
+    try:
+        host, _ = parts.hostname, parts.port  # .port raises ValueError on a malformed port
+    except ValueError:
+        raise ConfigError(f"CLAWBACK_SHOPIFY_ORIGIN {template!r} is not a URL") from None
+    if not host or "@" in parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"CLAWBACK_SHOPIFY_ORIGIN {template!r} must be scheme://host[:port][/path], no credentials, query or fragment")
+    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(f"http://{parts.netloc}")):
+        return text
+    raise ConfigError(f"CLAWBACK_SHOPIFY_ORIGIN {template!r} would send tokens in the clear: use https:// or a loopback host")

@@ -6,6 +6,9 @@ from __future__ import annotations
 from flask import current_app
 
 from shopify_app.config import Config
+from shopify_app.shopify.http import ShopifyHTTP
+from shopify_app.shopify.oauth import TokenEndpoint
+from shopify_app.store.crypto import TokenCipher
 from shopify_app.store.engine import Database
 
 
@@ -15,3 +18,18 @@ def database() -> Database:
 
 def config() -> Config:
     return current_app.config["CLAWBACK"]
+
+
+def cipher() -> TokenCipher:
+    return TokenCipher.from_config(config())
+
+
+def shopify_origin(shop: str) -> str:
+    """Where the shop's Shopify answers (``CLAWBACK_SHOPIFY_ORIGIN``; a local fake in tests)."""
+    return config().shopify_origin.replace("{shop}", shop).rstrip("/")
+
+
+def token_endpoint() -> TokenEndpoint:
+    """Shopify's token endpoint for this app (token exchange, refresh, code exchange)."""
+    settings = config()
+    return TokenEndpoint(ShopifyHTTP(settings.shopify_origin), settings.api_key, settings.api_secret)

@@ -18,8 +18,9 @@ from typing import Callable
 
 from shopify_app.clock import utcnow
 from shopify_app.config import Config
-from shopify_app.services import ledger
+from shopify_app.services import ledger, reconcile
 from shopify_app.services.process import process
+from shopify_app.services.reading import Readers, admin_readers
 from shopify_app.store import inbox, shops
 from shopify_app.store.engine import Database
 from shopify_app.store.inbox import DeliveryStatus
@@ -38,30 +39,38 @@ class RunReport:
         self.statuses[status.value] = self.statuses.get(status.value, 0) + 1
 
 
-def process_batch(database: Database, config: Config, now: datetime, due_by: datetime | None = None) -> list[tuple[int, DeliveryStatus]]:
+def process_batch(
+    database: Database, config: Config, now: datetime, due_by: datetime | None = None, readers: Readers | None = None,
+) -> list[tuple[int, DeliveryStatus]]:
     """Claim a batch of runnable deliveries and try each once, in ONE transaction."""
     limit = config.worker_batch_sqlite if config.is_sqlite else config.worker_batch
     with database.transaction() as session:
         batch = inbox.claim(session, due_by or now, database.is_postgres, limit)
         return [
-            (delivery.id, inbox.finish(session, delivery, process(session, delivery, now), now, config.worker_max_attempts))
+            (delivery.id, inbox.finish(session, delivery, process(session, delivery, now, readers), now, config.worker_max_attempts))
             for delivery in batch
         ]
 
 
-def periodic_jobs(database: Database, as_of: datetime) -> int:
-    """Due approvals and affiliate risk flags, shop by shop; returns how many records were
-    approved. A shop whose job fails (its stored settings unreadable, say) is logged and
-    skipped: it never stops another shop's."""
+def periodic_jobs(database: Database, as_of: datetime, config: Config | None = None, readers: Readers | None = None) -> int:
+    """Due approvals and affiliate risk flags, shop by shop, and (with ``readers``) each
+    installed shop's reconciliation once ``config.reconcile_every`` has passed since its
+    last; returns how many records were approved. A shop whose job fails (its stored
+    settings unreadable, Shopify down) is logged and skipped: it never stops another shop's."""
     approved = 0
     with database.reading() as session:
-        domains = [shop.domain for shop in shops.all_shops(session)]
-    for domain in domains:
+        due = [(shop.domain, shop.last_reconciled_at, shop.installed_at, shop.access_token_encrypted is not None and not shop.uninstalled_at)
+               for shop in shops.all_shops(session)]
+    for domain, last, installed, readable in due:
         try:
             with database.transaction() as session:
                 shop = shops.find(session, domain)
                 approved += len(ledger.approve_due(session, shop, as_of))
                 ledger.refresh_risk(session, shop, as_of)
+            since = reconcile.due_since(last, installed, as_of, config.reconcile_every) if config else None
+            if readers is not None and readable and since is not None:
+                report = reconcile.catch_up(database, domain, since, as_of, readers)
+                log.info("reconciled %s since %s: %s orders, %s records", domain, since.isoformat(), report.orders, report.records)
         except Exception:  # noqa: BLE001 - one shop's failure must not stop the others
             log.exception("periodic jobs failed for %s", domain)
     return approved
@@ -81,16 +90,17 @@ def run(
     report = RunReport()
     started = clock()
     last_jobs = None
+    readers = admin_readers(config)
     while not should_stop():
         now = clock()
         # A delivery retried later is due after ``started``, so an until-idle run tries each once.
-        results = process_batch(database, config, now, due_by=started if until_idle else now)
+        results = process_batch(database, config, now, due_by=started if until_idle else now, readers=readers)
         for _, status in results:
             report.count(status)
         if results:
             continue
         if last_jobs is None or now - last_jobs > timedelta(minutes=1):
-            report.approved += periodic_jobs(database, now)
+            report.approved += periodic_jobs(database, now, config, readers)
             last_jobs = now
         if until_idle:
             break

@@ -22,7 +22,8 @@ from policy.settings import Settings
 from shopify_app.services import events as meaning
 from shopify_app.services.shops import shop_settings
 from shopify_app.shopify.snapshots import EditSnapshot, OrderSnapshot, ReturnSnapshot
-from shopify_app.store import orders, shops
+from shopify_app.store import inbox, orders, shops
+from shopify_app.store.inbox import DeliveryStatus, Settlement
 from shopify_app.store.ledger import LedgerStore
 from shopify_app.store.tables import Shop
 
@@ -56,8 +57,9 @@ def referral_for(session: Session, shop: Shop, snapshot: OrderSnapshot) -> tuple
 def apply_snapshot(
     session: Session, shop: Shop, snapshot: OrderLevel, now: datetime, *, topic: str | None = None, triggered_at: datetime | None = None
 ) -> Applied:
-    """Apply one order-level snapshot. Raises ``NeedsFetch`` (too thin yet),
-    ``IdempotencyConflict``, ``EventRefused``; the caller's savepoint undoes what was written."""
+    """Apply one order-level snapshot; a sale that replays parked events also settles their
+    deliveries. Raises ``NeedsFetch`` (too thin yet), ``IdempotencyConflict``,
+    ``EventRefused``; the caller's savepoint undoes what was written."""
     locked = orders.lock(session, shop.id, snapshot.order_id, now)
     facts, lines, notes = locked.facts, None, []
     if isinstance(snapshot, OrderSnapshot):
@@ -93,5 +95,19 @@ def apply_snapshot(
         replayed += outcome.replayed
         key = event.key
     orders.save(session, locked, facts, lines, now)
+    if replayed:
+        inbox.settle_parked(session, shop.domain, snapshot.order_id, replay_settlements(replayed), now)
     return Applied(snapshot.order_id, frozenset(effects), tuple(written), tuple(notes), tuple(review), replayed, key)
 
+
+def replay_settlements(replayed: tuple[Replayed, ...]) -> dict[str, Settlement]:
+    """How each parked event a sale replayed settles its own delivery; applied ones are done."""
+    outcomes = {}
+    for item in replayed:
+        if item.effect is Effect.CONFLICT:
+            outcomes[item.key] = Settlement(DeliveryStatus.CONFLICT, item.problem)
+        elif item.effect is Effect.REFUSED:
+            outcomes[item.key] = Settlement(DeliveryStatus.FAILED, item.problem, retry=not item.final)
+        elif item.review:
+            outcomes[item.key] = Settlement(DeliveryStatus.REVIEW, "; ".join(item.review))
+    return outcomes

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from shopify_app.services import install
 from shopify_app.services.errors import TryLater
 from shopify_app.shopify.snapshots import CustomerRedact, DataRequest, ScopesUpdate, ShopRedact, ShopSnapshot
 from shopify_app.store import inbox
@@ -19,13 +20,12 @@ from shopify_app.store.tables import Shop
 
 
 def uninstalled(session: Session, shop: Shop, snapshot: ShopSnapshot, now: datetime) -> str:
-    """The app was uninstalled: drop the access token; the ledger stays for a reinstall."""
-    shop.uninstalled_at = now
-    shop.access_token_encrypted = None
+    """The app was uninstalled: drop the tokens; the ledger stays, and later deliveries are
+    held, for a reinstall (``services.install``)."""
+    install.uninstalled(session, shop, now)
     if shop.currency is None and snapshot.currency:
         shop.currency = snapshot.currency
-    session.add(shop)
-    return "app uninstalled: access token dropped, ledger kept"
+    return "app uninstalled: tokens dropped, ledger kept; later deliveries are held until a reinstall"
 
 
 def scopes_updated(session: Session, shop: Shop, update: ScopesUpdate) -> str:
@@ -50,9 +50,8 @@ def redact_customer(session: Session, shop: Shop, request: CustomerRedact) -> st
     return f"customers/redact: {count} stored bodies redacted"
 
 
-def redact_shop(session: Session, shop: Shop, request: ShopRedact) -> str:
-    """Forty-eight hours after uninstall: drop the token and redact every stored body."""
-    shop.access_token_encrypted = None
-    session.add(shop)
+def redact_shop(session: Session, shop: Shop, request: ShopRedact, now: datetime) -> str:
+    """Forty-eight hours after uninstall: drop the tokens and redact every stored body."""
+    install.uninstalled(session, shop, shop.uninstalled_at or now)
     count = inbox.redact(session, shop.domain)
     return f"shop/redact: {count} stored bodies redacted"

@@ -2,9 +2,11 @@
 
 The path reads top to bottom: ``shopify.parse`` reads the body into a snapshot; a
 shop-level topic goes to ``services.privacy``; an order-level one to
-``services.orders.apply_snapshot`` (lock the order, events, policy, ledger, facts); a sale
-that replayed parked events settles their deliveries (``store.inbox.settle_parked``). All of
-it runs in a savepoint of the caller's transaction, so a failed try leaves nothing behind.
+``services.orders.apply_snapshot`` (lock the order, events, policy, ledger, facts; a sale that
+replays parked events settles their deliveries). What the webhook could not tell (the order
+of a refund that came first, a thin return) is read from Shopify in the same try
+(``services.reading``). All of it runs in savepoints of the caller's transaction, so a failed
+try leaves nothing behind.
 
 How a try settles:
 - ``conflict``: the same id arrived with other content (nothing applied);
@@ -22,16 +24,18 @@ from datetime import datetime
 from sqlmodel import Session
 
 from ledger.errors import IdempotencyConflict
-from policy.engine import Effect, Replayed
+from policy.engine import Effect
 from policy.errors import EventRefused
 from shopify_app.services import privacy
 from shopify_app.services.errors import TryLater
-from shopify_app.services.orders import Applied, apply_snapshot
+from shopify_app.services.orders import Applied, apply_snapshot, replay_settlements
+from shopify_app.services.reading import Readers
 from shopify_app.shopify.errors import NeedsFetch, PayloadError
+from shopify_app.shopify.http import ShopifyError
 from shopify_app.shopify.parse import Parsed, identify, parse_delivery
-from shopify_app.shopify.snapshots import CustomerRedact, DataRequest, ScopesUpdate, ShopRedact, ShopSnapshot
+from shopify_app.shopify.snapshots import CustomerRedact, DataRequest, ReturnSnapshot, ScopesUpdate, ShopRedact, ShopSnapshot
 from shopify_app.shopify.topics import TopicKind
-from shopify_app.store import inbox, shops
+from shopify_app.store import shops
 from shopify_app.store.inbox import Claimed, DeliveryStatus, Settlement
 from shopify_app.store.tables import Shop
 
@@ -41,8 +45,10 @@ SHOP_LEVEL = frozenset({TopicKind.APP_UNINSTALLED, TopicKind.SCOPES_UPDATE, Topi
                         TopicKind.CUSTOMERS_REDACT, TopicKind.SHOP_REDACT})
 
 
-def process(session: Session, delivery: Claimed, now: datetime) -> Settlement:
-    """Try ``delivery`` once in a savepoint of ``session``; never raises for a bad delivery."""
+def process(session: Session, delivery: Claimed, now: datetime, readers: Readers | None = None) -> Settlement:
+    """Try ``delivery`` once in savepoints of ``session``; never raises for a bad delivery.
+    With ``readers``, what the webhook could not tell is read from Shopify in the same try:
+    the order of an event that arrived before it, a thin return, an edit's new lines."""
     try:
         parsed = parse_delivery(delivery.topic, delivery.body)
     except PayloadError as error:
@@ -58,12 +64,11 @@ def process(session: Session, delivery: Claimed, now: datetime) -> Settlement:
                 return settled(DeliveryStatus.IGNORED, f"topic {delivery.topic} moves no commission")
             if parsed.kind in SHOP_LEVEL:
                 return _shop_level(session, shop, parsed, now)
+            if shop.uninstalled_at is not None:
+                return settled(DeliveryStatus.HELD, "held: the shop has uninstalled the app; processed if it reinstalls")
             if parsed.order_id is None:  # returns/update names only the return
                 return settled(DeliveryStatus.IGNORED, f"{delivery.topic} names no order: it moves no commission")
-            applied = apply_snapshot(session, shop, parsed.snapshot, now, topic=parsed.topic, triggered_at=delivery.triggered)
-            if applied.replayed:
-                inbox.settle_parked(session, shop.domain, applied.order_id, _replay_outcomes(applied.replayed), now)
-            return _settlement(applied, parsed)
+        return _apply_reading_shopify(session, shop, parsed, delivery, now, readers)
     except IdempotencyConflict as conflict:
         return settled(DeliveryStatus.CONFLICT, str(conflict))
     except EventRefused as refused:
@@ -73,6 +78,67 @@ def process(session: Session, delivery: Claimed, now: datetime) -> Settlement:
     except Exception as error:  # noqa: BLE001 - anything else is retried, then kept as failed, visibly
         log.warning("delivery %s (%s) attempt %s: %s: %s", delivery.id, delivery.topic, delivery.attempts + 1, type(error).__name__, error)
         return settled(DeliveryStatus.FAILED, f"{type(error).__name__}: {str(error)[:300]}", retry=True)
+
+
+def _apply(session: Session, shop: Shop, snapshot, parsed: Parsed, delivery: Claimed, now: datetime) -> Applied:
+    """Apply one snapshot in its own savepoint."""
+    with session.begin_nested():
+        return apply_snapshot(session, shop, snapshot, now, topic=parsed.topic, triggered_at=delivery.triggered)
+
+
+def _apply_reading_shopify(session: Session, shop: Shop, parsed: Parsed, delivery: Claimed, now: datetime, readers: Readers | None) -> Settlement:
+    """Apply the delivery; when it lacks what only Shopify can tell, read that and go on.
+
+    - Too thin (``NeedsFetch``): read the return (if the body left lines out) and the order
+      (its priced lines, its sale), then apply again; still too thin, it is retried later.
+    - Parked (the order's sale unknown): read the order; if it is paid, its sale replays the
+      parked events, this one included, and the delivery is settled by its own outcome.
+    A failed read changes nothing: the delivery stays parked or is retried, with why.
+    """
+    try:
+        applied = _apply(session, shop, parsed.snapshot, parsed, delivery, now)
+    except NeedsFetch as waiting:
+        if readers is None:
+            raise
+        read = _read(session, shop, parsed, delivery, now, readers, refetch=True)
+        if read is None:
+            raise
+        return read
+    if Effect.PARKED in applied.effects and readers is not None:
+        return _read(session, shop, parsed, delivery, now, readers, refetch=False) or _settlement(applied, parsed)
+    return _settlement(applied, parsed)
+
+
+def _read(session: Session, shop: Shop, parsed: Parsed, delivery: Claimed, now: datetime, readers: Readers, *, refetch: bool) -> Settlement | None:
+    """Read the order (and a thin return) from Shopify, apply it, and say how the delivery
+    settled; None when nothing could be read or it did not help (rolled back)."""
+    snapshot = parsed.snapshot
+    try:
+        with session.begin_nested():
+            reader = readers(session, shop, now)
+            if reader is None:
+                return None
+            if isinstance(snapshot, ReturnSnapshot) and not snapshot.complete:
+                snapshot = reader.return_(snapshot.return_id)
+            order = reader.order(parsed.order_id)
+            if order is None:
+                return None
+            sale = _apply(session, shop, order, parsed, delivery, now)
+            if not refetch:
+                mine = [r for r in sale.replayed if r.key == parsed.key]
+                if not mine:  # not paid yet, or replayed nothing of ours: leave it parked
+                    raise _NothingRead
+                problem = replay_settlements(tuple(mine)).get(parsed.key)
+                return problem or Settlement(DeliveryStatus.DONE, "order read from Shopify", parsed.order_id, parsed.key)
+            return _settlement(_apply(session, shop, snapshot, parsed, delivery, now), parsed)
+    except (_NothingRead, NeedsFetch, ShopifyError, PayloadError) as missing:
+        if not isinstance(missing, _NothingRead):
+            log.info("delivery %s: reading Shopify did not help: %s", delivery.id, missing)
+        return None
+
+
+class _NothingRead(Exception):
+    """Reading Shopify told nothing new: undo it."""
 
 
 def _shop_level(session: Session, shop: Shop, parsed: Parsed, now: datetime) -> Settlement:
@@ -91,7 +157,7 @@ def _shop_level(session: Session, shop: Shop, parsed: Parsed, now: datetime) -> 
     if isinstance(snapshot, CustomerRedact):
         return Settlement(DeliveryStatus.DONE, privacy.redact_customer(session, shop, snapshot), redact_body=True)
     if isinstance(snapshot, ShopRedact):
-        return Settlement(DeliveryStatus.DONE, privacy.redact_shop(session, shop, snapshot), redact_body=True)
+        return Settlement(DeliveryStatus.DONE, privacy.redact_shop(session, shop, snapshot, now), redact_body=True)
     raise TypeError(f"{type(snapshot).__name__} is not a shop-level snapshot")
 
 
@@ -106,16 +172,3 @@ def _settlement(applied: Applied, parsed: Parsed) -> Settlement:
         return Settlement(DeliveryStatus.REVIEW, note, applied.order_id, key)
     status = DeliveryStatus.DONE if Effect.APPLIED in applied.effects else DeliveryStatus.IGNORED
     return Settlement(status, note, applied.order_id, key)
-
-
-def _replay_outcomes(replayed: tuple[Replayed, ...]) -> dict[str, Settlement]:
-    """How each replayed parked event settles its delivery; applied ones are simply done."""
-    outcomes = {}
-    for item in replayed:
-        if item.effect is Effect.CONFLICT:
-            outcomes[item.key] = Settlement(DeliveryStatus.CONFLICT, item.problem)
-        elif item.effect is Effect.REFUSED:
-            outcomes[item.key] = Settlement(DeliveryStatus.FAILED, item.problem, retry=not item.final)
-        elif item.review:
-            outcomes[item.key] = Settlement(DeliveryStatus.REVIEW, "; ".join(item.review))
-    return outcomes

@@ -13,7 +13,7 @@ from ledger.money import minor_digits
 from policy.settings import SettingError, Settings, parse
 from shopify_app.services.errors import InvalidInput, NotFound
 from shopify_app.shopify.domains import InvalidShopDomain, valid_shop_domain
-from shopify_app.store import shops
+from shopify_app.store import inbox, shops
 from shopify_app.store.tables import Affiliate, Shop
 
 _CODE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
@@ -65,11 +65,14 @@ def _currency(raw: str | None) -> str | None:
 
 
 def add_shop(session: Session, raw_domain: str, now: datetime, encrypted_token: str | None = None, currency: str | None = None) -> Shop:
-    """Register a shop (or re-register an uninstalled one, keeping its ledger and settings)."""
+    """Register a shop (or re-register an uninstalled one, keeping its ledger and settings and
+    releasing the deliveries held while it was away)."""
     domain = domain_of(raw_domain)
     shop = shops.find(session, domain)
     if shop is None:
         shop = Shop(domain=domain, installed_at=now, settings_json=json.dumps(Settings().as_strings(), sort_keys=True))
+    elif shop.uninstalled_at is not None:
+        inbox.release_held(session, domain, now)
     shop.uninstalled_at = None
     if encrypted_token is not None:
         shop.access_token_encrypted = encrypted_token

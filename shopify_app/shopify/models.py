@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, NamedTuple, TypeVar
 
-from pydantic import BeforeValidator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from policy.attribution import Clues
 from policy.events import DisputeChanged, RefundCreated, RefundLine, SaleLine
@@ -212,13 +212,19 @@ class RefundLineItem(MoneyItem):
 
 
 class OrderAdjustment(MoneyItem):
-    """Shopify documents the kinds ``refund_discrepancy`` and ``shipping_refund``; any
-    other kind moves no commission, so its amount is not needed."""
+    """Shopify documents the kinds ``refund_discrepancy`` and ``shipping_refund``. ``kind`` is
+    deprecated since API 2024-10, which moved shipping refunds to ``refund_shipping_lines``:
+    an adjustment without a kind is therefore a discrepancy (as the GraphQL path reads every
+    ``orderAdjustment``). Any other kind moves no commission, so its amount is not needed."""
 
-    READ_KINDS: ClassVar[frozenset[str]] = frozenset({"refund_discrepancy", "shipping_refund"})
+    READ_KINDS: ClassVar[frozenset[str | None]] = frozenset({"refund_discrepancy", "shipping_refund", None})
     kind: OptCode = None
     amount: Amount | None = None
     amount_set: MoneySet | None = None
+
+    @property
+    def is_discrepancy(self) -> bool:
+        return self.kind in ("refund_discrepancy", None)
 
     @model_validator(mode="after")
     def _amount_if_read(self) -> OrderAdjustment:
@@ -233,6 +239,12 @@ class RefundShippingLine(MoneyItem):
     subtotal_amount_set: MoneySet | None = None
 
 
+class ReturnRef(Model):
+    """The ``return`` a refund names: ``{"id": ..., "admin_graphql_api_id": ...}`` (or null)."""
+
+    id: ShopifyId
+
+
 class OrderRefund(Model):
     """One of an order's ``refunds[]``: its ``order_id`` may be left out (it is the order's)."""
 
@@ -243,6 +255,7 @@ class OrderRefund(Model):
     refund_line_items: Items[RefundLineItem] = ()
     order_adjustments: Items[OrderAdjustment] = ()
     refund_shipping_lines: Items[RefundShippingLine] = ()
+    return_: ReturnRef | None = Field(default=None, alias="return")  # the return this refund settles
 
     @model_validator(mode="after")
     def _check(self) -> OrderRefund:
@@ -278,17 +291,18 @@ class OrderRefund(Model):
         Shipping is ``refund_shipping_lines`` (API 2024-10+) plus ``shipping_refund``
         adjustments (older), which Shopify signs negative: the magnitude is kept, for the
         history only. ``currency`` is the one its shop money names, if any."""
-        adjustments = [(a.kind, a.required_amount("amount")) for a in self.order_adjustments if a.kind in a.READ_KINDS]
-        shipping = sum((abs(amount) for kind, amount in adjustments if kind == "shipping_refund"), Decimal(0))
+        read = [a for a in self.order_adjustments if a.kind in a.READ_KINDS]
+        shipping = sum((abs(a.required_amount("amount")) for a in read if a.kind == "shipping_refund"), Decimal(0))
         shipping += sum((s.required_amount("subtotal_amount") for s in self.refund_shipping_lines), Decimal(0))
         return RefundCreated(
             refund_id=self.id,
             order_id=self.order_id or order_id,
             lines=tuple(line.refund_line() for line in self.refund_line_items),
             created_at=self.occurred_at(),
-            discrepancy=sum((amount for kind, amount in adjustments if kind == "refund_discrepancy"), Decimal(0)),
+            discrepancy=sum((a.required_amount("amount") for a in read if a.is_discrepancy), Decimal(0)),
             shipping=shipping,
             currency=self.currency(),
+            return_id=self.return_.id if self.return_ is not None else None,
         )
 
 

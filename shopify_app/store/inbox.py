@@ -4,7 +4,8 @@ means, this module keeps where it stands.
 
 A delivery is ``received`` until a try settles it: ``done``, ``ignored`` (moved nothing
 new), ``parked`` (waiting for its order's sale), ``review`` (money held for the merchant),
-``conflict`` or ``failed``. A try that fails for a reason that may pass is retried with an
+``conflict`` or ``failed``; or ``held`` while its shop has uninstalled the app (released, and
+processed, if the shop reinstalls). A try that fails for a reason that may pass is retried with an
 exponential backoff, and kept as ``failed`` after the configured number of attempts.
 
 Statements are Core, not ORM: the worker claims, tries and settles thousands of deliveries,
@@ -38,6 +39,7 @@ class DeliveryStatus(StrEnum):
     REVIEW = "review"
     CONFLICT = "conflict"
     FAILED = "failed"
+    HELD = "held"
 
     @property
     def settled(self) -> bool:
@@ -206,6 +208,14 @@ def settle_parked(
     session.execute(update(_INBOX).where(where).values(status=DeliveryStatus.DONE.value, processed_at=now, last_error=None))
 
 
+def release_held(session: Session, shop_domain: str, now: datetime) -> int:
+    """The shop reinstalled: its held deliveries are due again, in the order received."""
+    return session.execute(
+        update(_INBOX).where(_INBOX.c.shop_domain == shop_domain, _INBOX.c.status == DeliveryStatus.HELD.value)
+        .values(status=DeliveryStatus.RECEIVED.value, next_attempt_at=now, processed_at=None)
+    ).rowcount
+
+
 def has_pending(session: Session, shop_domain: str, order_ids: Iterable[str]) -> bool:
     """Whether a delivery of these orders still waits for a try (its body is still needed)."""
     query = select(_INBOX.c.id).where(
@@ -221,6 +231,10 @@ def redact(session: Session, shop_domain: str, order_ids: Iterable[str] | None =
     where = [_INBOX.c.shop_domain == shop_domain, _INBOX.c.status != DeliveryStatus.RECEIVED.value, _INBOX.c.body != REDACTED]
     if order_ids is not None:
         where.append(_INBOX.c.order_id.in_(list(order_ids)))
+    # A held delivery redacted can never be processed: it is settled as ignored, with why.
+    held = _INBOX.c.status == DeliveryStatus.HELD.value
+    session.execute(update(_INBOX).where(*where, held).values(
+        status=DeliveryStatus.IGNORED.value, last_error="redacted on a privacy request before the shop reinstalled"))
     return session.execute(update(_INBOX).where(*where).values(body=REDACTED)).rowcount
 
 

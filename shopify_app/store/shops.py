@@ -15,6 +15,13 @@ def find(session: Session, domain: str) -> Shop | None:
     return session.scalars(select(Shop).where(Shop.domain == domain)).first()
 
 
+def lock(session: Session, domain: str) -> Shop | None:
+    """The shop's row, locked until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite's
+    writer already holds the database), read fresh rather than from the session's cache."""
+    query = select(Shop).where(Shop.domain == domain).with_for_update().execution_options(populate_existing=True)
+    return session.scalars(query).first()
+
+
 def all_shops(session: Session) -> list[Shop]:
     return list(session.scalars(select(Shop).order_by(Shop.id)))
 

@@ -25,10 +25,27 @@ class Shop(SQLModel, table=True):
     domain: str = Field(unique=True, index=True)
     currency: str | None = None  # the shop currency, once an order or the shop told us
     access_token_encrypted: str | None = None
+    access_token_expires_at: datetime | None = None  # None: a token that does not expire (custom apps)
+    refresh_token_encrypted: str | None = None
+    refresh_token_expires_at: datetime | None = None
+    # Why the merchant must open the app before Clawback can call Shopify again (the refresh
+    # token expired or was refused); None while the tokens work.
+    needs_auth: str | None = Field(default=None, sa_column=Column(Text))
+    last_reconciled_at: datetime | None = None
     scopes: str | None = None
     settings_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
     installed_at: datetime
     uninstalled_at: datetime | None = None
+
+
+class OAuthState(SQLModel, table=True):
+    """A pending authorization-code install: the ``state`` nonce sent to Shopify, usable once."""
+
+    __tablename__ = "oauth_states"
+    nonce: str = Field(primary_key=True)
+    shop_domain: str
+    created_at: datetime
+    used_at: datetime | None = None
 
 
 class Affiliate(SQLModel, table=True):

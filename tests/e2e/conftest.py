@@ -8,7 +8,7 @@ from shopify_app.app import create_app
 from shopify_app.config import Config
 from tests.support.db import _pg_database, _sqlite_template, database  # noqa: F401  (fixtures)
 
-TEST_SECRET = "dev-api-secret"
+TEST_SECRET = "dev-api-secret-for-local-use-only"
 
 
 def make_config(database_url: str, **overrides) -> Config:

@@ -25,7 +25,7 @@ from shopify_app.dev import samples as payloads
 from shopify_app.store.tables import Shop, WebhookDelivery
 from shopify_app.shopify.signature import verify_hmac
 from tests.e2e.conftest import TEST_SECRET, make_config
-from tests.support.cli import BALANCE_KEYS, RECORD_KEYS, Cli, Scenario, error_line, iso, run_script
+from tests.support.cli import BALANCE_KEYS, RECORD_KEYS, Cli, Scenario, cli_env, error_line, iso, run_script
 from tests.support.signing import SHOP
 
 ANNA = "anna@affiliates.example"
@@ -373,7 +373,7 @@ def test_replay_sends_a_signed_webhook_to_a_real_server(app, database, cli, tmp_
     with serving(app) as base:
         # A real process of the installed script.
         done = run_script(["replay", str(payload), "--topic", "orders/paid", "--shop", SHOP, "--url", f"{base}/webhooks"],
-                          {"DATABASE_URL": database.url, "CLAWBACK_DEV": "1", "CLAWBACK_INSTANCE_DIR": str(tmp_path / "instance")}, cwd=tmp_path)
+                          cli_env(database.url, tmp_path / "instance"), cwd=tmp_path)
         assert (done.returncode, done.stdout, done.stderr) == (0, "", "orders/paid -> 200\n")
         # The default URL is SHOPIFY_APP_URL/webhooks.
         result = cli("replay", str(refund), "--topic", "refunds/create", "--shop", SHOP, SHOPIFY_APP_URL=base + "/")

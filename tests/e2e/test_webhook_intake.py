@@ -49,7 +49,7 @@ def test_valid_delivery_is_stored_with_its_exact_bytes(client, database) -> None
     headers = json.loads(row.headers_json)
     assert headers["x-shopify-webhook-id"] == "wh-1"
     assert headers["x-shopify-topic"] == "orders/paid"
-    assert verify_hmac(row.body, headers["x-shopify-hmac-sha256"], ["dev-api-secret"])  # replayable as stored
+    assert verify_hmac(row.body, headers["x-shopify-hmac-sha256"], ["dev-api-secret-for-local-use-only"])  # replayable as stored
     assert "host" not in headers
 
 
@@ -105,7 +105,7 @@ def test_hmac_over_reserialised_json_is_401(client, database) -> None:
     raw = b'{"id": 5012345678901, "total_price": "200.00"}'
     reserialised = json.dumps(json.loads(raw), separators=(",", ":")).encode()
     assert reserialised != raw
-    headers = signed_headers(raw, "orders/paid", hmac=sign(reserialised, "dev-api-secret"))
+    headers = signed_headers(raw, "orders/paid", hmac=sign(reserialised, "dev-api-secret-for-local-use-only"))
     assert client.post("/webhooks", data=raw, headers=headers).status_code == 401
     assert rows(database) == []
 
@@ -121,7 +121,7 @@ def test_old_secret_accepted_only_while_rotating(app_factory, database) -> None:
     rotating = app_factory(api_secret="new-secret", api_secret_old="old-secret").test_client()
     assert post_webhook(rotating, "orders/paid", ORDER, secret="old-secret", webhook_id="wh-old").status_code == 200
     assert post_webhook(rotating, "orders/paid", ORDER, secret="new-secret", webhook_id="wh-new").status_code == 200
-    assert post_webhook(rotating, "orders/paid", ORDER, secret="dev-api-secret").status_code == 401
+    assert post_webhook(rotating, "orders/paid", ORDER, secret="dev-api-secret-for-local-use-only").status_code == 401
     rotated = app_factory(api_secret="new-secret", api_secret_old=None).test_client()
     assert post_webhook(rotated, "orders/paid", ORDER, secret="old-secret", webhook_id="wh-late").status_code == 401
     assert [r.webhook_id for r in rows(database)] == ["wh-old", "wh-new"]

@@ -19,14 +19,16 @@ from shopify_app.services import ledger as services, shops as registry
 from shopify_app.config import Config
 from shopify_app.store.engine import Database
 from shopify_app.store.migrate import upgrade
+from tests.support.cli import cli_env
 from tests.support.deliveries import SHOP, balances_agree, enqueue, inbox_statuses, ledger_outcome, nets_by_line, setup_shop, workload
 
 CLAWBACK = str(Path(sys.executable).with_name("clawback"))
 
 
 def _env(database: Database, tmp_path: Path) -> dict[str, str]:
+    """The worker's environment: the test database, dev mode on SQLite, test secrets on PostgreSQL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPIFY_")}
-    env.update(DATABASE_URL=database.url, CLAWBACK_DEV="1", CLAWBACK_INSTANCE_DIR=str(tmp_path / "instance"))
+    env.update({name: value for name, value in cli_env(database.url, tmp_path / "instance").items() if value is not None})
     return env
 
 

@@ -36,6 +36,8 @@ _CLEARED = (
     "CLAWBACK_ENCRYPTION_KEY",
     "CLAWBACK_MAX_WEBHOOK_BYTES",
     "SMTP_URL",
+    "CLAWBACK_SHOPIFY_ORIGIN",
+    "CLAWBACK_DEV",
 )
 
 
@@ -47,13 +49,21 @@ def _runner() -> CliRunner:
     return CliRunner()
 
 
+TEST_ENCRYPTION_KEY = "8aMKtAahPtKXZmA4Rp0y3GRPhj8wFJ1w_GRtbe-ZccA="
+"""A fixed Fernet key for commands run outside dev mode."""
+
+
 def cli_env(database_url: str | None, instance_dir: Path, **extra: str | None) -> dict[str, str | None]:
-    """The environment of one command: dev mode, the test database, a private instance dir.
-    A value of None unsets the variable."""
+    """The environment of one command: the test database and a private instance dir; dev mode
+    on SQLite, and on PostgreSQL (which dev mode refuses) production mode with the test
+    secrets. A value of None unsets the variable."""
     env: dict[str, str | None] = {name: None for name in _CLEARED}
     env.update(CLAWBACK_DEV="1", CLAWBACK_INSTANCE_DIR=str(instance_dir))
     if database_url is not None:
         env["DATABASE_URL"] = database_url
+    if database_url is not None and database_url.startswith("postgresql"):
+        env.update(CLAWBACK_DEV="0", SHOPIFY_API_KEY="dev-api-key", SHOPIFY_API_SECRET="dev-api-secret-for-local-use-only",
+                   CLAWBACK_ENCRYPTION_KEY=TEST_ENCRYPTION_KEY)
     env.update(extra)
     return env
 
@@ -71,7 +81,6 @@ class Cli:
     def __post_init__(self) -> None:
         self.instance_dir.mkdir(parents=True, exist_ok=True)
         self.monkeypatch.setattr("shopify_app.config.INSTANCE_DIR", self.instance_dir)
-        self.monkeypatch.setattr("shopify_app.store.crypto.INSTANCE_DIR", self.instance_dir)
         self._engines: dict[str, Any] = {}
         if self.reuse_engine:
             # Scenario tests read results through many commands: keep one engine per URL

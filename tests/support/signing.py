@@ -9,7 +9,7 @@ from typing import Any
 from shopify_app.dev.replay import shopify_headers
 
 SHOP = "demo.myshopify.com"
-SECRET = "dev-api-secret"
+SECRET = "dev-api-secret-for-local-use-only"
 API_VERSION = "2026-07"
 
 
