@@ -520,3 +520,19 @@ def test_a_postgresql_database_before_db_upgrade_says_what_to_run(tmp_path, monk
 def test_unreachable_database_is_a_one_line_error(tmp_path, monkeypatch) -> None:
     cli = Cli("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2", tmp_path / "instance", monkeypatch)
     one_line_error(cli.fails("export", "--shop", SHOP))
+
+
+def test_keys_rotate_re_encrypts_every_token_with_the_new_key(cli, database) -> None:
+    from cryptography.fernet import Fernet
+
+    from shopify_app.store.crypto import TokenCipher
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    cli("shop", "add", SHOP, "--token", "shpat_secret", CLAWBACK_ENCRYPTION_KEY=old)
+    result = cli("keys", "rotate", CLAWBACK_ENCRYPTION_KEY=f"{new},{old}")
+    assert result.stderr == "1 stored tokens re-encrypted with the first key\n"
+    with database.reading() as session:
+        stored = session.scalars(select(Shop.access_token_encrypted)).one()
+    assert TokenCipher(new.encode()).decrypt(stored) == "shpat_secret"
+    message = one_line_error(cli.fails("keys", "rotate", CLAWBACK_ENCRYPTION_KEY=Fernet.generate_key().decode()))
+    assert "cannot be decrypted with any configured key" in message

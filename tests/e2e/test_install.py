@@ -185,3 +185,50 @@ def test_a_thin_return_is_read_from_shopify_and_the_exchange_and_its_refund_coun
     for order_id, kind, amount in records(database):
         by_line.setdefault(kind, []).append(amount)
     assert by_line == {"commission": ["10.00", "6.00"], "exchange": ["3.00"]}
+
+
+def test_the_authorization_code_install_works_once_and_its_replay_is_refused(client, database, fake) -> None:
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    from shopify_app.shopify.oauth_query import sign_oauth_query
+
+    started = client.get(f"/auth?shop={SHOP}")
+    authorize = urlsplit(started.headers["Location"])
+    assert authorize.netloc == urlsplit(fake.origin.replace("{shop}", SHOP)).netloc  # the configured Shopify origin
+    state = parse_qs(authorize.query)["state"][0]
+    fake.add_code(SHOP, "code-1")
+    params = {"code": "code-1", "shop": SHOP, "state": state, "host": "YWRtaW4", "timestamp": str(int(datetime.now(timezone.utc).timestamp()))}
+    callback = f"/auth/callback?{urlencode({**params, 'hmac': sign_oauth_query(params, TEST_SECRET)})}"
+    done = client.get(callback)
+    assert done.status_code == 302 and done.headers["Location"] == f"https://{SHOP}/admin/apps/{API_KEY}"
+    assert shop_row(database).access_token_encrypted is not None and fake.count("authorization_code") == 1
+    before = shop_row(database).access_token_encrypted
+    client.set_cookie("clawback_oauth_state", started.headers["Set-Cookie"].split("clawback_oauth_state=")[1].split(";")[0])
+    replay = client.get(callback)  # the same URL and cookie again: the state is spent
+    assert replay.status_code == 400 and b"state already used" in replay.data
+    assert fake.count("authorization_code") == 1 and shop_row(database).access_token_encrypted == before
+
+
+def test_a_token_for_one_shop_never_shows_another_shop(client, database, fake) -> None:
+    open_app(client, fake, "other.myshopify.com")
+    page = client.get(f"/?embedded=1&shop=other.myshopify.com&host=x&id_token={fake.session_token(SHOP)}")
+    assert page.status_code == 200
+    assert b"demo.myshopify.com" in page.data and b"other.myshopify.com" not in page.data  # the token's dest, not ?shop=
+    assert page.headers["Content-Security-Policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com;"
+
+
+def test_the_worker_reconciles_each_installed_shop_when_it_is_due(client, database, fake, config) -> None:
+    open_app(client, fake)
+    add_affiliate(database)
+    now = datetime.now(timezone.utc)
+    fake.add_order(SHOP, 4001, [FakeLine(51, "100.00")], discount_codes=["ANNA"], processed_at=now - timedelta(hours=2))  # its webhooks never came
+    with database.transaction() as session:
+        session.execute(update(Shop).where(Shop.domain == SHOP).values(installed_at=now - timedelta(hours=7)))
+    from shopify_app.services.reading import admin_readers
+
+    worker.periodic_jobs(database, now, config, admin_readers(config))
+    assert records(database) == [("4001", "commission", "20.00")]
+    assert shop_row(database).last_reconciled_at is not None
+    fake.add_order(SHOP, 4002, [FakeLine(52, "100.00")], discount_codes=["ANNA"], processed_at=now)
+    worker.periodic_jobs(database, now + timedelta(hours=1), config, admin_readers(config))  # not due again for six hours
+    assert len(records(database)) == 1
