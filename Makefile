@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast bench clean
+.PHONY: install test-deps run test test-fast bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -16,13 +16,17 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
+# Debian's Chromium and a pinned axe-core for tests/browser (quick and silent when present).
+test-deps: install
+	bash scripts/install-test-deps.sh
+
 run: install
 	$(VENV)/bin/clawback demo
 
-test: install
+test: install test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install test-deps
 	$(PY) -m pytest -x -q -m "not slow" $(PYTEST_ARGS)
 
 clean:

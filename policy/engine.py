@@ -33,6 +33,7 @@ from policy.events import (
     OrderFulfilled,
     OrderPaid,
     RefundCreated,
+    ReviewDecided,
     fingerprint,
 )
 from policy.sale import Sale, record_sale
@@ -88,6 +89,7 @@ def _source(event: Event) -> str:
 
 _KINDS: dict[type, Kind] = {
     RefundCreated: Kind.REFUND,
+    ReviewDecided: Kind.REFUND,
     ExchangeProcessed: Kind.EXCHANGE,
     OrderEdited: Kind.EXCHANGE,
     OrderCancelled: Kind.CANCELLATION,
@@ -121,6 +123,9 @@ def _reason(event: Event, sale: Sale, before: _Line, after: LineValue, after_pay
         text = f"Dispute {event.dispute_id} on order {sale.order_name} {event.status}: commission reinstated on {value}"
     elif isinstance(event, OrderCancelled):
         text = f"Order {sale.order_name} cancelled: remaining commission reversed"
+    elif isinstance(event, ReviewDecided):
+        text = (f"Refund {event.refund_id} on order {sale.order_name}: amount refunded beyond its items accepted by the merchant "
+                f"(user {event.decided_by}); commission recalculated on {value} kept")
     else:
         raise TypeError(f"{type(event).__name__} cannot adjust a commission")
     if not after_payout:
@@ -268,6 +273,8 @@ def _record(
         if facts.fulfilled_at is not None:
             return facts, Effect.IGNORED, ()
         return replace(facts, fulfilled_at=event.fulfilled_at), Effect.APPLIED, ()
+    if isinstance(event, ReviewDecided):
+        return _decide(facts, event), Effect.APPLIED, ()
     if isinstance(event, DisputeChanged):
         known = facts.dispute(event.dispute_id)
         if known is not None and known.status in {"won", "lost"} and event.status in {"won", "lost"} and known.status != event.status:
@@ -276,6 +283,16 @@ def _record(
             return facts, Effect.IGNORED, ()  # older news, or the same stage again
         return facts.with_dispute(event), Effect.APPLIED, ()
     raise TypeError(f"not an event: {event!r}")
+
+
+def _decide(facts: OrderFacts, event: ReviewDecided) -> OrderFacts:
+    """Re-decide how a held refund's amount-only part counts: the one way a fact's frozen
+    setting changes, by an explicit merchant action (the decision is itself a fact, keyed)."""
+    mode = AmountOnlyRefunds.PRORATE if event.accepted else AmountOnlyRefunds.IGNORE
+    for index, (refund, held) in enumerate(facts.refunds):
+        if refund.refund_id == event.refund_id and held is AmountOnlyRefunds.REVIEW:
+            return replace(facts, refunds=facts.refunds[:index] + ((refund, mode),) + facts.refunds[index + 1:])
+    raise EventRefused(event.key, f"refund {event.refund_id} of order {facts.order_id} is not held for review")
 
 
 def _check_key(facts: OrderFacts, event: Event) -> bool:

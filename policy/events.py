@@ -214,7 +214,29 @@ class OrderFulfilled:
         return self.fulfilled_at
 
 
-Event = Union[OrderPaid, RefundCreated, ExchangeProcessed, OrderEdited, DisputeChanged, OrderCancelled, OrderFulfilled]
+@dataclass(frozen=True)
+class ReviewDecided:
+    """A merchant's decision on the amount-only part of a refund held for review
+    (``amount_only_refunds = review``): accepted, it is spread over the order's lines as
+    ``prorate`` would have; rejected, it stays out of commissions. An explicit, audited
+    merchant action; it appends records like any event and edits none."""
+
+    order_id: str
+    refund_id: str
+    accepted: bool
+    decided_by: str
+    decided_at: datetime
+
+    @property
+    def key(self) -> str:
+        return f"review:{self.refund_id}"
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.decided_at
+
+
+Event = Union[OrderPaid, RefundCreated, ExchangeProcessed, OrderEdited, DisputeChanged, OrderCancelled, OrderFulfilled, ReviewDecided]
 """Every input the policy accepts."""
 
 # What each event's key promises never changes. Times are left out: a redelivery may carry
@@ -228,6 +250,7 @@ _CONTENT_FIELDS = {
     DisputeChanged: ("order_id", "kind", "status"),
     OrderCancelled: ("order_id",),
     OrderFulfilled: ("order_id",),
+    ReviewDecided: ("order_id", "refund_id", "accepted"),
 }
 
 

@@ -7,8 +7,9 @@ from flask import Flask
 from shopify_app.config import Config
 from shopify_app.store.engine import Database
 from shopify_app.store.migrate import upgrade
-from shopify_app.web import auth, health, home
+from shopify_app.web import admin, auth, health, home, ui
 from shopify_app.web.embedded import frame_ancestors
+from shopify_app.web.errors import install as install_error_pages
 from shopify_app.webhooks import routes as webhooks
 
 
@@ -23,7 +24,9 @@ def create_app(config: Config | None = None, *, migrate: bool | None = None) -> 
     if migrate if migrate is not None else config.is_sqlite:
         upgrade(database)
     app.extensions["clawback.db"] = database
-    for blueprint in (health.blueprint, webhooks.blueprint, auth.blueprint, home.blueprint):
+    for blueprint in (health.blueprint, webhooks.blueprint, auth.blueprint, home.blueprint, admin.blueprint):
         app.register_blueprint(blueprint)
+    ui.install(app)
+    install_error_pages(app)
     app.after_request(frame_ancestors)
     return app

@@ -61,6 +61,10 @@ def _after_payout(now: datetime) -> list[tuple[str, dict]]:
         # A size exchange for a dearer item: the order shows the new line, the return names both.
         ("orders/updated", samples.order(5006, [*exchanged, (50063, "65.00", 1)], code="ANNA", created_at=at(9))),
         ("returns/approve", samples.exchange_return(9001, 5006, returned=[(50061, 1)], exchanged=[(50063, 1)])),
+        # Ordered before the payout run but reported after it: approved now, paid by the next run.
+        ("orders/paid", samples.order(5007, [(50071, "90.00", 2)], code="BEN", created_at=at(36))),
+        # A refund of an order Clawback never saw (placed before the install): waits, shown as needing attention.
+        ("refunds/create", samples.refund(7099, 5099, [(50991, 1, "20.00")], created_at=at(3))),
     ]
 
 
@@ -89,6 +93,8 @@ def seed(database: Database, config: Config) -> str:
         shop = shops.find(session, DEMO_SHOP)
         ledger.approve_due(session, shop, paid_at)
         paid = ledger.run_payouts(session, shop, paid_at)
-    _store(database, _after_payout(now), now)
+    _store(database, _after_payout(now), now - timedelta(days=3))
     tried += worker.run(database, config, until_idle=True).tried
+    with database.transaction() as session:
+        ledger.approve_due(session, shops.find(session, DEMO_SHOP), now)
     return f"demo shop {DEMO_SHOP} seeded: {tried} deliveries processed, {len(paid)} payout(s) made"

@@ -3,6 +3,7 @@ caller's unit of work. Each returns what it did (ids approved, payouts created).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session
@@ -10,9 +11,11 @@ from sqlmodel import Session
 from ledger.balances import Balance, fold_balances
 from ledger.money import Money
 from ledger.payouts import plan_payouts
-from ledger.records import Record, Status
+from ledger.records import Kind, Record, Status
 from policy.approval import due_for_approval
-from policy.risk import affiliate_risk
+from policy.risk import Risk, affiliate_risk
+from policy.settings import Settings
+from shopify_app.services.errors import NotFound
 from shopify_app.services.shops import shop_settings
 from shopify_app.store import orders, shops
 from shopify_app.store.ledger import LedgerStore
@@ -34,11 +37,29 @@ def approve_due(session: Session, shop: Shop, as_of: datetime) -> list[int]:
 
 
 def refresh_risk(session: Session, shop: Shop, as_of: datetime) -> list[str]:
-    """Recompute every affiliate's flag from its records; returns the codes now flagged."""
-    risks = affiliate_risk(LedgerStore(session, shop.id).records(), as_of, shop_settings(shop))
-    flagged = {code for code, risk in risks.items() if risk.flagged}
-    shops.set_flagged(session, shop.id, flagged)
-    return sorted(flagged)
+    """Recompute every affiliate's risk from its records and keep it (with why a flag was
+    raised, in words); returns the codes now flagged."""
+    settings = shop_settings(shop)
+    risks = affiliate_risk(LedgerStore(session, shop.id).records(), as_of, settings)
+    shops.store_risk(session, shop.id, {
+        code: {"flagged": risk.flagged, "flag_reason": flag_reason(risk, settings), "refund_rate_percent": str(risk.refund_rate_percent),
+               "referred_orders": risk.orders, "chargebacks": risk.chargebacks}
+        for code, risk in risks.items()
+    })
+    return sorted(code for code, risk in risks.items() if risk.flagged)
+
+
+def flag_reason(risk: Risk, settings: Settings) -> str | None:
+    """Why an affiliate is flagged, as the merchant reads it; None when it is not."""
+    if not risk.flagged:
+        return None
+    reasons = []
+    if settings.chargeback_threshold and risk.chargebacks >= settings.chargeback_threshold:
+        reasons.append(f"{risk.chargebacks} chargebacks (threshold {settings.chargeback_threshold})")
+    if settings.refund_rate_threshold_percent and risk.refund_rate_percent >= settings.refund_rate_threshold_percent:
+        reasons.append(f"refund rate {risk.refund_rate_percent} % over {risk.orders} orders in 90 days "
+                       f"(threshold {settings.refund_rate_threshold_percent} %)")
+    return "; ".join(reasons)
 
 
 def run_payouts(session: Session, shop: Shop, as_of: datetime) -> list[Payout]:
@@ -62,3 +83,41 @@ def folded_balances(session: Session, shop: Shop) -> list[Balance]:
 
 def export_records(session: Session, shop: Shop, order_id: str | None = None) -> list[Record]:
     return LedgerStore(session, shop.id).records(order_id)
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One line of an order as its records tell it: the commission, every adjustment paired
+    with it (oldest first), and the net."""
+
+    line_item_id: str
+    commission: Record
+    adjustments: tuple[Record, ...]
+    net: Money
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order_id: str
+    name: str
+    currency: str
+    processed_at: datetime | None
+    lines: tuple[OrderLine, ...]
+    net: Money
+
+
+def order_view(session: Session, shop: Shop, order_id: str) -> OrderView:
+    """The records of one order of this shop, line by line. ``NotFound`` when it has none."""
+    records = LedgerStore(session, shop.id).records(order_id)
+    if not records:
+        raise NotFound(f"no commission was recorded for order {order_id[:30]} in {shop.domain}")
+    facts = orders.facts_of(session, shop.id, order_id)
+    sale = facts.sale if facts is not None else None
+    currency = records[0].currency
+    lines = []
+    for commission in (r for r in records if r.kind is Kind.COMMISSION):
+        adjustments = tuple(r for r in records if r.pairs_with == commission.id)
+        lines.append(OrderLine(commission.line_item_id, commission, adjustments,
+                               Money(commission.amount.minor + sum(a.amount.minor for a in adjustments), currency)))
+    return OrderView(order_id, sale.order_name if sale else f"#{order_id}", currency, sale.processed_at if sale else None,
+                     tuple(lines), Money(sum(r.amount.minor for r in records), currency))

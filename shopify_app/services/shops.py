@@ -53,6 +53,23 @@ def update_settings(session: Session, shop: Shop, assignments: dict[str, str]) -
     return settings
 
 
+def save_settings_form(session: Session, shop: Shop, form: dict[str, str], now: datetime) -> dict[str, str]:
+    """The admin's settings form: every field checked on its own, so each message stands beside
+    its field; nothing is saved unless all are valid. Returns the errors by key (none: saved)."""
+    errors = {}
+    for key, raw in form.items():
+        try:
+            parse(key, raw, shop.currency)
+        except SettingError as exc:
+            errors[key] = str(exc)
+    if errors:
+        return errors
+    update_settings(session, shop, form)
+    shop.settings_saved_at = shop.settings_saved_at or now
+    session.add(shop)
+    return {}
+
+
 def _currency(raw: str | None) -> str | None:
     if raw is None:
         return None

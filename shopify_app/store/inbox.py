@@ -216,6 +216,30 @@ def release_held(session: Session, shop_domain: str, now: datetime) -> int:
     ).rowcount
 
 
+def retry(session: Session, shop_domain: str, delivery_id: int, now: datetime) -> bool:
+    """A person asks for another try of a failed or parked delivery of this shop: it is due
+    now, with a fresh count of attempts. False when there is no such delivery."""
+    retried = session.execute(
+        update(_INBOX)
+        .where(_INBOX.c.id == delivery_id, _INBOX.c.shop_domain == shop_domain,
+               _INBOX.c.status.in_([DeliveryStatus.FAILED.value, DeliveryStatus.PARKED.value]))
+        .values(status=DeliveryStatus.RECEIVED.value, attempts=0, next_attempt_at=now, processed_at=None)
+    )
+    return retried.rowcount == 1
+
+
+def held_for_review(session: Session, shop_domain: str, delivery_id: int):
+    """This shop's delivery held for review (its order and key), or None."""
+    query = select(_INBOX.c.id, _INBOX.c.order_id, _INBOX.c.business_key).where(
+        _INBOX.c.id == delivery_id, _INBOX.c.shop_domain == shop_domain, _INBOX.c.status == DeliveryStatus.REVIEW.value)
+    return session.execute(query).first()
+
+
+def resolve(session: Session, delivery_id: int, status: DeliveryStatus, note: str, now: datetime) -> None:
+    """A person settled the delivery (a review decision): its status and why."""
+    session.execute(update(_INBOX).where(_INBOX.c.id == delivery_id).values(status=status.value, last_error=note, processed_at=now))
+
+
 def has_pending(session: Session, shop_domain: str, order_ids: Iterable[str]) -> bool:
     """Whether a delivery of these orders still waits for a try (its body is still needed)."""
     query = select(_INBOX.c.id).where(

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from sqlalchemy import case, insert, literal, select
+from sqlalchemy import case, func, insert, literal, select
 from sqlmodel import Session
 
 from ledger.balances import Balance
@@ -34,6 +34,7 @@ _STATUS = case(
 
 
 _RECORDS = LedgerRecord.__table__
+_AT = _RECORDS.c.occurred_at.type  # aggregates of times keep the column's type (SQLite stores text)
 # Core statements, built once: the ledger is the hot path, and ORM entities (identity map,
 # per-object state) cost more than the rows they carry. SQLite has RETURNING since 3.35.
 _INSERT = insert(_RECORDS).returning(_RECORDS.c.id)
@@ -119,6 +120,45 @@ class LedgerStore:
 
     def records_in_status(self, status: Status) -> list[Record]:
         return _with_status(self.session, LedgerRecord.shop_id == self.shop_id, _STATUS == status.value)
+
+    def affiliate_page(self, affiliate: str, offset: int, limit: int) -> tuple[list[Record], int]:
+        """One page of an affiliate's records, newest first, and how many there are."""
+        where = (_RECORDS.c.shop_id == self.shop_id, _RECORDS.c.affiliate == affiliate)
+        total = self.session.execute(select(func.count()).select_from(_RECORDS).where(*where)).scalar_one()
+        rows = self.session.execute(_SELECT.where(*where).order_by(None).order_by(_RECORDS.c.id.desc()).offset(offset).limit(limit))
+        return [_to_record(row) for row in rows], total
+
+    def affiliate_net_upto(self, affiliate: str, record_id: int) -> int:
+        """The affiliate's net, in minor units, over its records up to ``record_id``."""
+        query = select(func.coalesce(func.sum(_RECORDS.c.amount_minor), 0)).where(
+            _RECORDS.c.shop_id == self.shop_id, _RECORDS.c.affiliate == affiliate, _RECORDS.c.id <= record_id)
+        return int(self.session.execute(query).scalar_one())
+
+    def sums_since(self, since) -> list[tuple[str, str, bool, int]]:
+        """``(currency, kind, clawback, sum in minor units)`` of the records written since ``since``."""
+        query = (
+            select(_RECORDS.c.currency, _RECORDS.c.kind, _RECORDS.c.clawback, func.sum(_RECORDS.c.amount_minor))
+            .where(_RECORDS.c.shop_id == self.shop_id, _RECORDS.c.created_at >= since)
+            .group_by(_RECORDS.c.currency, _RECORDS.c.kind, _RECORDS.c.clawback)
+        )
+        return [(currency, kind, bool(clawback), int(total)) for currency, kind, clawback, total in self.session.execute(query)]
+
+    def refund_lags(self) -> list[tuple[str, str, object, object]]:
+        """``(order_id, source, refunded_at, ordered_at)`` of every refund event of a referred
+        order: when the refund happened and when its order did (the records' event times)."""
+        sold = (
+            select(_RECORDS.c.order_id, func.min(_RECORDS.c.occurred_at, type_=_AT).label("ordered_at"))
+            .where(_RECORDS.c.shop_id == self.shop_id, _RECORDS.c.kind == Kind.COMMISSION.value)
+            .group_by(_RECORDS.c.order_id)
+            .subquery()
+        )
+        query = (
+            select(_RECORDS.c.order_id, _RECORDS.c.source, func.min(_RECORDS.c.occurred_at, type_=_AT), func.min(sold.c.ordered_at, type_=_AT))
+            .join(sold, sold.c.order_id == _RECORDS.c.order_id)
+            .where(_RECORDS.c.shop_id == self.shop_id, _RECORDS.c.kind == Kind.REFUND.value)
+            .group_by(_RECORDS.c.order_id, _RECORDS.c.source)
+        )
+        return [tuple(row) for row in self.session.execute(query)]
 
     def balances(self) -> list[Balance]:
         """Balances from the running totals (see ``BalanceTotal``), per affiliate and currency."""

@@ -3,7 +3,7 @@ Validation of what a person typed is the services' job; this module only stores.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from shopify_app.store.tables import Affiliate, Shop
@@ -34,8 +34,19 @@ def find_affiliate(session: Session, shop_id: int, code: str) -> Affiliate | Non
     return session.scalars(select(Affiliate).where(Affiliate.shop_id == shop_id, Affiliate.code_key == code.casefold())).first()
 
 
-def set_flagged(session: Session, shop_id: int, flagged: set[str]) -> None:
-    """Flag exactly the affiliates whose codes are in ``flagged`` (two statements)."""
+def store_risk(session: Session, shop_id: int, readings: dict[str, dict]) -> None:
+    """Keep the risk job's reading of each affiliate (``readings``: code -> column values);
+    affiliates without a reading (no records yet) are reset to unflagged."""
     where = _AFFILIATES.c.shop_id == shop_id
-    session.execute(update(_AFFILIATES).where(where, _AFFILIATES.c.code.in_(sorted(flagged))).values(flagged=True))
-    session.execute(update(_AFFILIATES).where(where, _AFFILIATES.c.code.not_in(sorted(flagged))).values(flagged=False))
+    for code, values in readings.items():
+        session.execute(update(_AFFILIATES).where(where, _AFFILIATES.c.code == code).values(**values))
+    session.execute(update(_AFFILIATES).where(where, _AFFILIATES.c.code.not_in(sorted(readings)))
+                    .values(flagged=False, flag_reason=None, refund_rate_percent=None, referred_orders=0, chargebacks=0))
+
+
+def affiliate_page(session: Session, shop_id: int, offset: int, limit: int) -> tuple[list[Affiliate], int]:
+    """One page of the shop's affiliates, by code, and how many there are."""
+    where = Affiliate.shop_id == shop_id
+    total = session.execute(select(func.count()).select_from(_AFFILIATES).where(_AFFILIATES.c.shop_id == shop_id)).scalar_one()
+    rows = session.scalars(select(Affiliate).where(where).order_by(Affiliate.code_key).offset(offset).limit(limit))
+    return list(rows), total

@@ -32,6 +32,7 @@ class Shop(SQLModel, table=True):
     # token expired or was refused); None while the tokens work.
     needs_auth: str | None = Field(default=None, sa_column=Column(Text))
     last_reconciled_at: datetime | None = None
+    settings_saved_at: datetime | None = None  # when the merchant first saved the settings (the first-run checklist)
     scopes: str | None = None
     settings_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
     installed_at: datetime
@@ -59,6 +60,11 @@ class Affiliate(SQLModel, table=True):
     rate_percent: str | None = None
     approval_delay_days: int | None = None
     flagged: bool = False  # set by the risk job or a merchant
+    # The risk job's last reading (policy.risk), kept so list pages need not fold records.
+    refund_rate_percent: str | None = None
+    referred_orders: int = 0
+    chargebacks: int = 0
+    flag_reason: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime
 
 
@@ -148,6 +154,20 @@ class BalanceTotal(SQLModel, table=True):
     status: str = Field(primary_key=True)
     amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
     record_count: int
+
+
+class ReviewDecision(SQLModel, table=True):
+    """A merchant's decision on money held for review: who, when, what. Insert-only."""
+
+    __tablename__ = "review_decisions"
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: int = Field(foreign_key="shops.id", index=True)
+    delivery_id: int
+    order_id: str
+    event_key: str  # the held refund's key, refund:ID
+    accepted: bool
+    decided_by: str  # the Shopify user id of the session token, or "dev" in dev mode
+    decided_at: datetime
 
 
 class WebhookDelivery(SQLModel, table=True):

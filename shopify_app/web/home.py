@@ -10,7 +10,7 @@ from flask import Blueprint, Response, g, redirect, render_template, request
 
 from shopify_app.clock import utcnow
 from shopify_app.context import cipher, config, database, token_endpoint
-from shopify_app.services import install
+from shopify_app.services import install, ledger, overview
 from shopify_app.shopify.app_config import SCOPES
 from shopify_app.shopify.app_home import refresh_verdict
 from shopify_app.shopify.oauth import InvalidGrant, InvalidSessionToken
@@ -44,7 +44,8 @@ def home():
             return Response(render_template("problem.html", title="Clawback needs more access", detail=str(exc)), status=403)
     with database().reading() as session:
         shop = shops.find(session, visitor.shop)
-        installed = shop is not None and shop.uninstalled_at is None
-        needs_auth = shop.needs_auth if shop is not None else None
-    return render_template("home.html", shop=visitor.shop, installed=installed, needs_auth=needs_auth,
-                           api_key=config().api_key, embedded=not config().dev_mode)
+        if shop is None or shop.uninstalled_at is not None:
+            return Response(render_template("problem.html", title="Clawback is not installed", detail=f"{visitor.shop} has not installed Clawback."), status=404)
+        summary = overview.overview(session, shop, utcnow(), config().parked_attention_hours)
+        return render_template("home.html", title="Home", active="/", shop=visitor.shop, api_key=config().api_key, flashes=[],
+                               overview=summary, needs_auth=shop.needs_auth, balances=ledger.balances(session, shop))

@@ -425,7 +425,7 @@ def test_demo_no_serve_seeds_once_into_its_own_database(tmp_path, monkeypatch) -
     first = run_script(["demo", "--no-serve"], env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert first.stdout == ""
-    assert "clawback-demo.myshopify.com seeded: 14 deliveries processed, 2 payout(s) made" in first.stderr
+    assert "clawback-demo.myshopify.com seeded: 16 deliveries processed, 2 payout(s) made" in first.stderr
     database_file = instance / "demo.sqlite3"
     assert database_file.exists() and not (instance / "clawback.sqlite3").exists()
     assert f"DATABASE_URL=sqlite:///{database_file} clawback export" in first.stderr
@@ -446,17 +446,22 @@ def test_demo_no_serve_seeds_once_into_its_own_database(tmp_path, monkeypatch) -
         "5005": [("commission", "12.00", "pending"), ("chargeback", "-12.00", "pending"), ("reinstatement", "12.00", "pending")],
         # a 50.00 item exchanged for a 65.00 one: the upgrade earns 20 % of 15.00
         "5006": [("commission", "10.00", "pending"), ("commission", "6.00", "pending"), ("exchange", "3.00", "pending")],
+        # ordered 36 days ago, reported after the payout run: approved, for the next run
+        "5007": [("commission", "27.00", "approved")],
     }
     assert next(r for r in records if r["source"] == "refund:7002")["clawback"] is True
-    assert cli.inbox() == {"counts": {"done": 13, "ignored": 1}, "attention": []}  # ignored: the second paid payload of 5006
+    inbox = cli.inbox()  # ignored: the second paid payload of 5006; parked: a refund of an order never seen
+    assert inbox["counts"] == {"done": 14, "ignored": 1, "parked": 1}
+    assert [(a["order_id"], a["status"]) for a in inbox["attention"]] == [("5099", "parked")]
     balances = cli.balances(demo)
-    assert (balances["BEN"]["paid"], balances["BEN"]["owed"], balances["ANNA"]["paid"]) == ("18.00", "6.00", "14.00")
+    # BEN's 6.00 clawback is netted against 5007's 27.00: the next payout pays him 21.00
+    assert (balances["BEN"]["paid"], balances["BEN"]["payable"], balances["BEN"]["owed"], balances["ANNA"]["paid"]) == ("18.00", "21.00", "0.00", "14.00")
     assert not any(b["flagged"] for b in balances.values())  # a few orders are too few to judge a refund rate
 
     # Again, in-process this time: the same demo file, left as it is.
     again = Cli(None, instance, monkeypatch).run("demo", "--no-serve")
     assert again.exit_code == 0 and "demo shop clawback-demo.myshopify.com already seeded" in again.stderr
-    assert cli.export(demo) == records and cli.inbox()["counts"] == {"done": 13, "ignored": 1}
+    assert cli.export(demo) == records and cli.inbox()["counts"] == {"done": 14, "ignored": 1, "parked": 1}
     with sqlite3.connect(database_file) as connection:
         assert connection.execute("select count(*) from shops").fetchone() == (1,)
 

@@ -76,7 +76,7 @@ def expire_access_token(database) -> None:
 def test_install_open_refresh_uninstall_reinstall(client, database, fake, config) -> None:
     # 1. Shopify installed the app (managed install); the merchant opens it: token exchange.
     response = open_app(client, fake)
-    assert response.status_code == 200 and b"Clawback is installed for demo.myshopify.com" in response.data
+    assert response.status_code == 200 and b"Affiliate commissions of demo.myshopify.com" in response.data
     assert response.headers["Content-Security-Policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com;"
     assert fake.count("token_exchange") == 1
     row = shop_row(database)
@@ -213,7 +213,7 @@ def test_a_token_for_one_shop_never_shows_another_shop(client, database, fake) -
     open_app(client, fake, "other.myshopify.com")
     page = client.get(f"/?embedded=1&shop=other.myshopify.com&host=x&id_token={fake.session_token(SHOP)}")
     assert page.status_code == 200
-    assert b"demo.myshopify.com" in page.data and b"other.myshopify.com" not in page.data  # the token's dest, not ?shop=
+    assert b"commissions of demo.myshopify.com" in page.data and b"other.myshopify.com" not in page.data  # the token's dest, not ?shop=
     assert page.headers["Content-Security-Policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com;"
 
 

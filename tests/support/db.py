@@ -21,7 +21,7 @@ from shopify_app.store.engine import Database
 from shopify_app.store.migrate import upgrade
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-TABLES = "balance_totals, webhook_deliveries, payout_items, payouts, approvals, ledger_records, orders, affiliates, oauth_states, shops"
+TABLES = "balance_totals, webhook_deliveries, payout_items, payouts, approvals, ledger_records, orders, affiliates, oauth_states, review_decisions, shops"
 
 
 def postgres_or_skip() -> str:

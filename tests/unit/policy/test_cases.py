@@ -200,6 +200,35 @@ def test_records_carry_the_time_their_event_happened() -> None:
     ]
 
 
+def test_a_held_amount_only_refund_accepted_by_the_merchant_is_spread_as_prorate_would() -> None:
+    from policy.events import ReviewDecided
+
+    model = shop(amount_only_refunds="review")
+    model.deliver(SALE)
+    model.deliver(refund("r1", "1", discrepancy="-15.00"))
+    assert nets(model) == {"a": "10.00", "b": "5.00"}  # held: nothing moved yet
+    decided = model.deliver(ReviewDecided("1", "r1", True, "74512", days(3)), now=days(3))
+    assert [(d.line_item_id, d.kind.value, str(d.amount), d.occurred_at) for d in decided.drafts] == [
+        ("a", "refund", "-1.00", days(3)), ("b", "refund", "-0.50", days(3))]
+    assert "accepted by the merchant (user 74512)" in decided.drafts[0].reason
+    assert nets(model) == {"a": "9.00", "b": "4.50"}  # as prorate: 15.00 over 150.00 of value
+    assert model.deliver(ReviewDecided("1", "r1", True, "74512", days(4))).effect is Effect.DUPLICATE
+    with pytest.raises(IdempotencyConflict):
+        model.deliver(ReviewDecided("1", "r1", False, "99", days(5)))  # a second, different decision
+
+
+def test_a_held_amount_only_refund_rejected_by_the_merchant_moves_nothing() -> None:
+    from policy.events import ReviewDecided
+
+    model = shop(amount_only_refunds="review")
+    model.deliver(SALE)
+    model.deliver(refund("r1", "1", discrepancy="-15.00"))
+    assert model.deliver(ReviewDecided("1", "r1", False, "74512", days(3))).drafts == ()
+    assert nets(model) == {"a": "10.00", "b": "5.00"}
+    with pytest.raises(EventRefused, match="refund r2 of order 1 is not held for review"):
+        model.deliver(ReviewDecided("1", "r2", True, "74512", days(3)))
+
+
 def test_an_amount_only_refund_held_for_review_says_so() -> None:
     model = shop(amount_only_refunds="review")
     model.deliver(SALE)

@@ -1,0 +1,103 @@
+"""Affiliates as the admin lists and edits them: balances from the ledger's running totals,
+risk from the periodic job's last reading, one affiliate's records with their running net."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from ledger.balances import Balance
+from ledger.records import Record
+from policy.settings import SettingError, parse
+from shopify_app.services.errors import InvalidInput, NotFound
+from shopify_app.store import shops
+from shopify_app.store.ledger import LedgerStore
+from shopify_app.store.tables import Affiliate, Shop
+
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Listed:
+    affiliate: Affiliate
+    balances: tuple[Balance, ...]  # one per currency
+
+
+@dataclass(frozen=True)
+class Page:
+    items: tuple
+    page: int
+    pages: int
+
+
+def _page_of(page: int, total: int) -> tuple[int, int, int]:
+    pages = max(1, math.ceil(total / PER_PAGE))
+    page = min(max(1, page), pages)
+    return page, pages, (page - 1) * PER_PAGE
+
+
+def listing(session: Session, shop: Shop, page: int) -> Page:
+    total = shops.affiliate_page(session, shop.id, 0, 1)[1]
+    page, pages, offset = _page_of(page, total)
+    rows, _ = shops.affiliate_page(session, shop.id, offset, PER_PAGE)
+    balances: dict[str, list[Balance]] = {}
+    for balance in LedgerStore(session, shop.id).balances():
+        balances.setdefault(balance.affiliate, []).append(balance)
+    return Page(tuple(Listed(row, tuple(balances.get(row.code, ()))) for row in rows), page, pages)
+
+
+def find(session: Session, shop: Shop, code: str) -> Affiliate:
+    affiliate = shops.find_affiliate(session, shop.id, code)
+    if affiliate is None:
+        raise NotFound(f"no affiliate {code[:64]!r} in {shop.domain}")
+    return affiliate
+
+
+@dataclass(frozen=True)
+class Line:
+    record: Record
+    net_after: int  # the affiliate's net, in minor units, after this record (records newest first)
+
+
+def history(session: Session, shop: Shop, affiliate: Affiliate, page: int) -> Page:
+    """The affiliate's records, newest first, each with the affiliate's net after it."""
+    store = LedgerStore(session, shop.id)
+    total = store.affiliate_page(affiliate.code, 0, 1)[1]
+    page, pages, offset = _page_of(page, total)
+    records, _ = store.affiliate_page(affiliate.code, offset, PER_PAGE)
+    net = store.affiliate_net_upto(affiliate.code, records[0].id) if records else 0
+    lines = []
+    for record in records:
+        lines.append(Line(record, net))
+        net -= record.amount.minor
+    return Page(tuple(lines), page, pages)
+
+
+def edit(session: Session, shop: Shop, affiliate: Affiliate, rate: str, delay: str) -> dict[str, str]:
+    """Change an affiliate's rate and delay overrides (blank: the shop's); returns errors by
+    field, changing nothing unless there are none. Past commissions keep their frozen terms."""
+    errors, values = {}, {}
+    for field, key, raw in (("rate_percent", "default_rate_percent", rate), ("approval_delay_days", "approval_delay_days", delay)):
+        if raw.strip() == "":
+            values[field] = None
+            continue
+        try:
+            parsed = parse(key, raw)
+        except SettingError as exc:
+            errors[field] = str(exc).replace(key, "this").replace("this must", "Must").replace("this takes", "Takes")
+        else:
+            values[field] = str(parsed) if field == "rate_percent" else parsed
+    if not errors:
+        for field, value in values.items():
+            setattr(affiliate, field, value)
+        session.add(affiliate)
+    return errors
+
+
+def invalid_to_fields(error: InvalidInput) -> dict[str, str]:
+    """Which form field a registration error is about, for the message beside it."""
+    text = str(error)
+    field = "code" if "code" in text else "email" if "email" in text else "rate_percent" if text.startswith("rate") else "approval_delay_days"
+    return {field: text[0].upper() + text[1:]}
