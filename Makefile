@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test-deps run test test-fast bench clean
+.PHONY: install test-deps run test test-fast screenshots bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -28,6 +28,10 @@ test: install test-deps
 
 test-fast: install test-deps
 	$(PY) -m pytest -x -q -m "not slow" $(PYTEST_ARGS)
+
+# The README's admin screenshots, from the demo shop (look at them after changing a page).
+screenshots: install test-deps
+	$(PY) scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

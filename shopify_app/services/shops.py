@@ -60,8 +60,9 @@ def save_settings_form(session: Session, shop: Shop, form: dict[str, str], now: 
     for key, raw in form.items():
         try:
             parse(key, raw, shop.currency)
-        except SettingError as exc:
-            errors[key] = str(exc)
+        except SettingError as exc:  # beside its field, the key's name would only repeat the label
+            message = str(exc).removeprefix(f"{key} ")
+            errors[key] = message[:1].upper() + message[1:]
     if errors:
         return errors
     update_settings(session, shop, form)

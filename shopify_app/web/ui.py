@@ -39,6 +39,11 @@ def number(value: Decimal | int | float) -> str:
     return format_decimal(value, locale="en_US")
 
 
+def percent(value: Decimal | str) -> str:
+    """A commission rate as stored (up to 4 decimals): ``20 %``, ``12.5 %``, ``7.125 %``."""
+    return f"{format_decimal(Decimal(value), format='#,##0.####', locale='en_US')} %"
+
+
 def embedded() -> bool:
     """Inside the Shopify admin (App Bridge, session tokens), or the local dev mode."""
     return not config().dev_mode
@@ -100,7 +105,7 @@ def attention_count() -> int:
 
 
 def install(app: Flask) -> None:
-    app.jinja_env.filters.update(money=money, number=number)
+    app.jinja_env.filters.update(money=money, number=number, percent=percent)
     app.jinja_env.globals.update(link=link, csrf_token=csrf_token, embedded=embedded, CSRF_FIELD=CSRF_FIELD, money_of=Money,
                                 attention_count=attention_count)
     app.after_request(keep_csrf_cookie)

@@ -67,7 +67,7 @@
       const type = response.headers.get("Content-Type") || "";
       const text = await response.text();
       if (!/html/i.test(type)) throw new Error(`${response.status} ${response.statusText || ""}`.trim() + (text ? `: ${text.slice(0, 200)}` : ""));
-      show(text, response.url || action);
+      show(text, response.url || action, response.redirected);
     } catch (error) {
       form.removeAttribute("aria-busy");
       buttons.forEach((button) => { button.disabled = false; });
@@ -78,17 +78,19 @@
 
   // Replace the page with the answer. The body is swapped (its scripts would not run, and
   // App Bridge and this file stay loaded in the head, which every admin page shares); the
-  // title and the URL follow; focus goes to the page's content.
-  function show(html, url) {
+  // title and the URL follow (a redirect to another page is a new history entry, as after a
+  // plain form post; an answer in place, such as a 422, replaces the entry); focus goes to
+  // the page's content.
+  function show(html, url, redirected) {
     const next = new DOMParser().parseFromString(html, "text/html");
     document.title = next.title;
     if (next.documentElement.lang) document.documentElement.lang = next.documentElement.lang;
     document.body.replaceWith(document.adoptNode(next.body));
     const target = withoutHash(new URL(url, window.location.href).href);
-    if (target === shownUrl) {
-      history.replaceState(history.state, "", url);
+    if (redirected && target !== shownUrl) {
+      history.pushState(null, "", url);
     } else {
-      history.pushState({ clawback: true }, "", url);
+      history.replaceState(history.state, "", url);
     }
     shownUrl = target;
     const main = document.getElementById("main");
@@ -118,7 +120,7 @@
     const word = document.createElement("span");
     word.className = "visually-hidden";
     word.textContent = "Error: ";
-    title.append(word, "Clawback could not save this. Check your connection and try again.");
+    title.append(word, "Clawback could not save this. Try again; if it keeps failing, reload the page.");
     const detail = document.createElement("p");
     detail.className = "banner__body";
     detail.textContent = String(error && error.message ? error.message : error);
