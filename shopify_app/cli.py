@@ -18,7 +18,7 @@ from ledger.errors import LedgerError
 from policy.settings import SettingError
 from shopify_app import worker
 from shopify_app.clock import utcnow
-from shopify_app.config import Config, ConfigError
+from shopify_app.config import INBOX_RETENTION_DAYS, Config, ConfigError, retention_days
 from shopify_app.presenters import balance_json, inbox_json, payout_json, record_json, records_csv, settings_json
 from shopify_app.services import ledger, shops as registry
 from shopify_app.services.errors import InvalidInput, NotFound
@@ -270,11 +270,14 @@ def balances(domain: str, fmt: str) -> None:
         click.echo(f"{row['affiliate']} {row['currency']}: pending {row['pending']}, payable {row['payable']}, paid {row['paid']}, owed {row['owed']}")
 
 
-@main.command("inbox")
+@main.group("inbox", invoke_without_command=True)
 @click.option("--shop", "domain", help="Only this shop's deliveries.")
 @FORMAT
-def inbox(domain: str | None, fmt: str) -> None:
+@click.pass_context
+def inbox(ctx: click.Context, domain: str | None, fmt: str) -> None:
     """Stored webhook deliveries by status, and those needing attention."""
+    if ctx.invoked_subcommand is not None:
+        return
     config = _config()
     with _database(config).reading() as session:
         shop_domain = registry.domain_of(domain) if domain else None
@@ -287,6 +290,27 @@ def inbox(domain: str | None, fmt: str) -> None:
     click.echo(", ".join(f"{k}: {v}" for k, v in summary["counts"].items()) or "no deliveries")
     for item in summary["attention"]:
         click.echo(f"attention: delivery {item['id']} {item['topic']} {item['status']}: {item['why']}")
+
+
+@inbox.command("prune")
+@click.option("--older-than-days", "days", metavar="N",
+              help=f"Delete deliveries finished more than N days ago ({INBOX_RETENTION_DAYS.start}-{INBOX_RETENTION_DAYS.stop - 1}; "
+                   "default: CLAWBACK_INBOX_RETENTION_DAYS, 30).")
+@FORMAT
+def inbox_prune(days: str | None, fmt: str) -> None:
+    """Delete finished (done or ignored) deliveries older than the retention, in batches.
+
+    Deliveries in flight or needing a person (received, parked, held, failed, conflict,
+    review) are never deleted; the worker runs this by itself."""
+    config = _config()
+    days_kept = config.inbox_retention_days if days is None else retention_days(days, "--older-than-days")
+    now = utcnow()
+    before = now - timedelta(days=days_kept)
+    removed = inbox_store.prune(_database(config), before, config.inbox_prune_batch)
+    if fmt == "json":
+        _emit_json({"removed": removed, "older_than_days": days_kept, "finished_before": before.isoformat()})
+    else:
+        click.echo(f"{removed} finished {'delivery' if removed == 1 else 'deliveries'} removed (finished before {before.isoformat()}, {days_kept} days ago)")
 
 
 # -- reading Shopify -------------------------------------------------------------------------------
@@ -346,7 +370,8 @@ def worker_command(until_idle: bool) -> None:
     """Process received webhooks, retry parked ones, run due approvals."""
     config = _config()
     report = worker.run(_database(config), config, until_idle=until_idle)
-    click.echo(f"tried {report.tried}: " + ", ".join(f"{k} {v}" for k, v in sorted(report.statuses.items())) + f"; approved {report.approved}", err=True)
+    click.echo(f"tried {report.tried}: " + ", ".join(f"{k} {v}" for k, v in sorted(report.statuses.items())) + f"; approved {report.approved}"
+               + (f"; pruned {report.pruned}" if report.pruned else ""), err=True)
 
 
 THREADS = 8
@@ -415,7 +440,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     """A ready demo on its own SQLite file: a shop, affiliates, orders with refunds and an exchange.
 
     Never the configured DATABASE_URL: a demo must not seed sample orders into a real ledger."""
-    from shopify_app.dev.demo import demo_database_url, seed
+    from shopify_app.dev.demo import DEMO_SHOP, demo_database_url, seed
 
     config = _config()
     url = demo_database_url()
@@ -426,7 +451,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo(seed(database, config), err=True)
     click.echo(f"inspect it with: DATABASE_URL={url} clawback export --shop clawback-demo.myshopify.com", err=True)
     if not no_serve:
-        click.echo(f"serving http://{host}:{port} (Ctrl-C stops)", err=True)
+        click.echo(f"the admin: http://{host}:{port}/?shop={DEMO_SHOP} (Ctrl-C stops)", err=True)
         _serve(config, host, port, run_worker=True, workers=1)
 
 

@@ -28,7 +28,7 @@ PER_PAGE = 50
 
 @dataclass(frozen=True)
 class Plan:
-    pays: tuple[tuple[str, Money, int], ...]  # (affiliate, total, records)
+    pays: tuple[tuple[str, Money, int, Money], ...]  # (affiliate, total, records, refunds and clawbacks netted in it)
     owed: tuple[tuple[str, Money], ...]  # negative sums carried to the next run
     below_minimum: tuple[tuple[str, Money], ...]  # positive but under the shop's minimum
     fingerprint: str  # what the merchant saw: the records the run would pay
@@ -44,14 +44,18 @@ def plan(session: Session, shop: Shop) -> Plan:
     floors = {r.currency: Money.rounded(minimum, r.currency) for r in approved}
     plans = plan_payouts(approved, floors)
     sums: dict[tuple[str, str], int] = {}
+    taken: dict[tuple[str, str], int] = {}
     for record in approved:
-        sums[(record.affiliate, record.currency)] = sums.get((record.affiliate, record.currency), 0) + record.amount.minor
+        key = (record.affiliate, record.currency)
+        sums[key] = sums.get(key, 0) + record.amount.minor
+        taken[key] = taken.get(key, 0) + min(0, record.amount.minor)
     paid = {(p.affiliate, p.currency) for p in plans}
     owed = tuple((a, Money(-total, c)) for (a, c), total in sorted(sums.items()) if total < 0)
     below = tuple((a, Money(total, c)) for (a, c), total in sorted(sums.items()) if total > 0 and (a, c) not in paid)
     ids = sorted(i for p in plans for i in p.record_ids)
     digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
-    return Plan(tuple((p.affiliate, p.total, len(p.record_ids)) for p in plans), owed, below, digest)
+    pays = tuple((p.affiliate, p.total, len(p.record_ids), Money(taken[(p.affiliate, p.currency)], p.currency)) for p in plans)
+    return Plan(pays, owed, below, digest)
 
 
 class PlanChanged(RuntimeError):

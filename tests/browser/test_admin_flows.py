@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from shopify_app import worker
 from shopify_app.dev import samples
@@ -19,6 +20,7 @@ from shopify_app.services import ledger, shops as registry
 from shopify_app.store import shops
 from shopify_app.store.tables import Payout, ReviewDecision
 from tests.browser.support import SHOP
+from tests.support.cli import Cli
 from tests.support.deliveries import enqueue
 
 try:
@@ -67,7 +69,8 @@ def look(page, screenshot, assert_accessible, label: str) -> None:
 # -- settings ----------------------------------------------------------------------------------
 
 
-def test_the_approval_delay_is_changed_and_a_bad_value_is_explained(dev, page, screenshot, assert_accessible) -> None:
+def test_the_approval_delay_is_changed_and_a_bad_value_is_explained(dev, page, screenshot, assert_accessible, tmp_path,
+                                                                    monkeypatch) -> None:
     page.goto(dev.open_url("/settings"))
     look(page, screenshot, assert_accessible, "settings")
 
@@ -86,8 +89,8 @@ def test_the_approval_delay_is_changed_and_a_bad_value_is_explained(dev, page, s
     page.get_by_label("Minimum payout (USD)").fill("25")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_contain_text("Settings saved")
-    saved = settings_of(dev)
-    assert (saved["approval_delay_days"], saved["default_rate_percent"], saved["minimum_payout"]) == ("45", "12", "25")
+    shown = Cli(dev.database.url, tmp_path / "instance", monkeypatch).json("settings", "show", "--shop", SHOP, "--format", "json")
+    assert (shown["approval_delay_days"], shown["default_rate_percent"], shown["minimum_payout"]) == ("45", "12", "25")
     expect(page.get_by_label("Approval delay (days)")).to_have_value("45")
 
 
@@ -107,6 +110,33 @@ def test_embedded_the_settings_form_goes_out_with_the_session_token(live_server,
     look(page, screenshot, assert_accessible, "settings-embedded")
     assert settings_of(server)["approval_delay_days"] == "21" and settings_of(server, OTHER)["approval_delay_days"] == "30"
     assert app_bridge.page_errors == [] and app_bridge.blocked == []
+
+
+def test_embedded_every_page_opens_with_a_session_token_and_shows_only_its_shop(live_server, fake_shopify, page, app_bridge,
+                                                                                screenshot, assert_accessible) -> None:
+    server = live_server(dev_mode=False)
+    now = datetime.now(timezone.utc)
+    for domain, code in ((SHOP, "ANNA"), (OTHER, "OTTO")):
+        with server.database.transaction() as session:
+            shop = registry.add_shop(session, domain, now, currency="USD")
+            registry.add_affiliate(session, shop, code, f"{code.lower()}@affiliates.example", now, "20")
+    deliver(server, ("orders/paid", samples.order(3001, [(31, "100.00", 1)], code="ANNA", created_at=ago(3, now))),
+            ("refunds/create", samples.refund(4001, 3001, [(31, 1, "40.00")], created_at=ago(1, now))))
+    deliver(server, ("orders/paid", samples.order(3001, [(31, "999.00", 1)], code="OTTO", created_at=ago(3, now))), domain=OTHER)
+    app_bridge.shop = SHOP
+    for path in ("/", "/settings", "/affiliates", "/affiliates/ANNA", "/orders/3001", "/payouts", "/attention", "/insights"):
+        page.goto(server.open_url(path, shop=OTHER))  # as if the query named the other shop: the token decides
+        page.wait_for_url(re.compile(r"[?&]id_token="))
+        main = page.locator("main")
+        expect(main).to_be_visible()
+        assert "OTTO" not in main.inner_text() and "$199.80" not in main.inner_text(), path  # 20 % of OTHER's 999.00
+        assert_accessible(page)
+    expect(page.locator("main")).to_contain_text("Refund timing")
+    page.goto(server.open_url("/orders/3001", shop=SHOP))
+    page.wait_for_url(re.compile(r"[?&]id_token="))
+    expect(page.locator("#line-31 tfoot")).to_contain_text("$12.00")  # 20 % of the 60.00 kept
+    screenshot(page, "order-embedded")
+    assert app_bridge.page_errors == [] and app_bridge.blocked == [] and app_bridge.broken == []
 
 
 # -- affiliates and an order -------------------------------------------------------------------
@@ -147,7 +177,7 @@ def test_a_payout_is_run_from_its_preview(dev, page, screenshot, assert_accessib
     expect(page.locator("#history")).to_contain_text("$30.00")
     look(page, screenshot, assert_accessible, "payouts-done")
     with dev.database.reading() as session:
-        made = [(p.affiliate, p.total_minor, p.currency) for p in session.query(Payout)]
+        made = [(p.affiliate, p.total_minor, p.currency) for p in session.scalars(select(Payout))]
     assert made == [("ANNA", 3000, "USD")]
     with page.expect_download() as download:
         page.get_by_role("link", name=re.compile("CSV")).first.click()
@@ -174,7 +204,7 @@ def test_a_refund_held_for_review_is_accepted_from_needs_attention(dev, page, sc
     expect(page.locator("main")).to_contain_text("Nothing needs your attention")
     assert net(dev, "3201") == Decimal("15.00")  # 20 % of (100.00 - 25.00)
     with dev.database.reading() as session:
-        assert [(d.accepted, d.decided_by) for d in session.query(ReviewDecision)] == [(True, "dev")]
+        assert [(d.accepted, d.decided_by) for d in session.scalars(select(ReviewDecision))] == [(True, "dev")]
 
 
 # -- insight -----------------------------------------------------------------------------------

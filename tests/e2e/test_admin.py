@@ -286,3 +286,17 @@ def test_the_insight_recommends_delays_from_the_shops_refunds_and_one_can_be_use
 def test_a_shop_that_never_installed_gets_a_page_saying_so(client, database) -> None:
     response = client.get("/settings?shop=stranger.myshopify.com")
     assert response.status_code == 404 and "has not installed Clawback" in response.get_data(as_text=True)
+
+
+def test_the_demo_shops_next_payout_nets_the_clawback_and_every_page_opens(client, database) -> None:
+    from shopify_app.dev.demo import DEMO_SHOP, seed
+
+    seed(database, make_config(database.url))
+    html = page(client, "/payouts", DEMO_SHOP)
+    row = re.search(r'href="/affiliates/BEN[^"]*">BEN</a></th>(.*?)</tr>', html, re.S).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    assert [re.sub(r"<[^>]+>", "", c).strip() for c in cells] == ["2", "-$6.00", "$21.00"]  # 27.00 earned, 6.00 clawed back
+    for path in ("/", "/settings", "/affiliates", "/affiliates/ANNA", "/affiliates/BEN", "/orders/5002", "/orders/5006",
+                 "/attention", "/insights"):
+        assert "Traceback" not in page(client, path, DEMO_SHOP)
+    assert client.get(f"/orders/5099?shop={DEMO_SHOP}").status_code == 404  # the parked refund's order never arrived
