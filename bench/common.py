@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.parse
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -88,19 +92,50 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu_seconds() -> float:
-    """User + system CPU of every live PostgreSQL server process (read from /proc; all sessions)."""
+def postgres_cpu_by_pid() -> dict[int, float]:
+    """User + system CPU seconds of each live PostgreSQL server process (from /proc; all sessions)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    found: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
             if text[text.index("(") + 1 : text.rindex(")")] in ("postgres", "postmaster"):
                 fields = text.rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
+                found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
         except (OSError, ValueError, IndexError):
             pass
-    return total / tick
+    return found
+
+
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of every live PostgreSQL server process (read from /proc; all sessions)."""
+    return sum(postgres_cpu_by_pid().values())
+
+
+class PostgresCpu(threading.Thread):
+    """PostgreSQL's CPU over a stretch of time, including backends that exit before it ends
+    (a connection's backend takes its CPU count with it): each process is sampled every
+    ``every`` seconds and its last reading kept. ``stop()`` returns the CPU seconds spent."""
+
+    def __init__(self, every: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.every = every
+        self.first = postgres_cpu_by_pid()
+        self.last = dict(self.first)
+        self.done = threading.Event()
+
+    def _sample(self) -> None:
+        self.last.update(postgres_cpu_by_pid())
+
+    def run(self) -> None:
+        while not self.done.wait(self.every):
+            self._sample()
+
+    def stop(self) -> float:
+        self._sample()
+        self.done.set()
+        self.join(timeout=5)
+        return sum(cpu - self.first.get(pid, 0.0) for pid, cpu in self.last.items())
 
 
 def load_average() -> str:
@@ -189,10 +224,54 @@ def drop_schema(schema: str) -> None:
         log(f"could not drop schema {schema}: {exc}")
 
 
+BENCH_ENCRYPTION_KEY = "8aMKtAahPtKXZmA4Rp0y3GRPhj8wFJ1w_GRtbe-ZccA="
+"""A fixed Fernet key for children run outside dev mode (nothing real is encrypted with it)."""
+
+
+@contextmanager
+def scratch_database(backend: str, prefix: str) -> Iterator[tuple[str, str]]:
+    """``(url, label)`` of a fresh, empty place for one backend (``sqlite``: a file in a new
+    temp directory; ``postgres``: a new ``bench_<prefix>_*`` schema), removed when done."""
+    if backend == "postgres":
+        schema = new_schema_name(prefix)
+        try:
+            yield create_schema(schema), "PostgreSQL"
+        finally:
+            drop_schema(schema)
+    elif backend == "sqlite":
+        workdir = Path(tempfile.mkdtemp(prefix=f"clawback-bench-{prefix}-"))
+        try:
+            yield f"sqlite:///{workdir / 'clawback.sqlite3'}", "SQLite"
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        raise SystemExit(f"unknown backend {backend!r} (sqlite, postgres)")
+
+
+def maintain(database, *statements: str) -> None:
+    """DDL and maintenance on a ``store.engine.Database``: outside a transaction on PostgreSQL
+    (VACUUM refuses one), in one committed transaction on SQLite."""
+    from sqlalchemy import text
+
+    if database.is_postgres:
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    else:
+        with database.engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+
+
 def clean_env(**extra: str) -> dict[str, str]:
-    """The environment for a `clawback` child: dev mode, dev secret, no inherited app settings."""
+    """The environment for a `clawback` child: no inherited app settings; dev mode and its
+    secret on SQLite. Dev mode refuses PostgreSQL, so on a PostgreSQL ``DATABASE_URL`` the
+    child runs in production mode with the same (dev) secret and a fixed encryption key."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "CLAWBACK_")) and k != "DATABASE_URL"}
     env["PYTHONPATH"] = str(ROOT)
+    if extra.get("DATABASE_URL", "").startswith("postgresql"):
+        env.update(CLAWBACK_DEV="0", SHOPIFY_API_KEY="dev-api-key", SHOPIFY_API_SECRET="dev-api-secret-for-local-use-only",
+                   CLAWBACK_ENCRYPTION_KEY=BENCH_ENCRYPTION_KEY)
     env.update(extra)
     return env
 

@@ -11,9 +11,10 @@ each) from an asyncio load generator in this process:
   latency measured from each delivery's *scheduled* send time (no coordinated omission).
 
 The load generator shares the machine's cores with the server; its CPU time and the
-server's (master + workers, from /proc) are reported per delivery. gunicorn's sync workers
-close the connection after every response, so the client's keep-alive is offered but each
-delivery pays a new TCP connection (that cost is inside the measured latency).
+server's (master + workers, from /proc) are reported per delivery. The bare endpoint runs
+gunicorn's sync workers, which close the connection after every response (each delivery
+pays a new TCP connection, inside the measured latency); `clawback serve` runs threaded
+workers that keep connections alive.
 
     .venv/bin/python bench/ingest.py                 # all three targets, appends to RESULTS.md
     .venv/bin/python bench/ingest.py --count 1000 --duration 3 --no-write   # quick look
@@ -39,6 +40,7 @@ from common import PG_BASE, VENV_BIN, Server, clean_env, clawback, create_schema
 
 from shopify_app.dev import samples as payloads
 from shopify_app.dev.replay import shopify_headers
+from shopify_app.cli import THREADS
 
 SECRET = "dev-api-secret-for-local-use-only"  # the dev-mode secret `clawback serve` uses when SHOPIFY_API_SECRET is unset
 SHOP = "bench-ingest.myshopify.com"
@@ -360,7 +362,8 @@ def main() -> None:
         f"Deliveries: refunds/create, body {min(sizes)}-{max(sizes)} B (mean {sum(sizes) / len(sizes):.0f}), a unique webhook id each; "
         f"warm-up {args.warmup} at concurrency 8, then a closed loop of {args.count} at concurrency {args.concurrency}, then open loops of "
         f"{args.duration:g} s (≤ {args.max_connections} connections; latency counted from each delivery's scheduled send). "
-        f"Every server: gunicorn, {args.workers} sync workers (which answer `Connection: close`, so each delivery opens a TCP connection). "
+        f"Every server: gunicorn, {args.workers} worker processes: sync workers for the bare endpoint (they answer `Connection: close`, so "
+        f"each delivery opens a TCP connection), threaded ones for `clawback serve` ({THREADS} threads each, connections kept alive). "
         f"The asyncio load generator (1 process) shares the 2 cores. Wall time {time.monotonic() - t_start:.0f} s.\n\n"
         "Closed loop (throughput):\n\n"
         + common.table(["target", "git", "acks/s", "× bare", "p50 ms", "p99 ms", "errors", "server CPU ms/ack", "loader CPU ms/ack",

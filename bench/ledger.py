@@ -15,10 +15,20 @@ read-only unit of work per run:
   (a) ``services.balances`` of one shop (and ``services.folded_balances``, the fold that
       defines it, when that exists: time-capped, it reads every record of the shop);
   (b) ``services.export_records(shop, order_id)``: a different order per run.
+  (c) one page of each admin list (with --trial-index, an affiliate's pages again with an
+      index on (shop_id, affiliate, id), the change their profiles point to): ``services.affiliates.listing`` (the affiliates with their
+      balances), ``services.affiliates.history`` (an affiliate's records with the running
+      net; the shop's busiest affiliate, whose records are most of the shop's),
+      ``services.payouts.history`` and ``store.ledger.LedgerStore.affiliate_page`` (the query
+      under history), each at its first and its last page (OFFSET reads every row before
+      the page).
 Median and p99 over --runs runs (default 50) for the largest shop and a median-size one.
+PostgreSQL is vacuumed and analysed after the load (what autovacuum does to an insert-only
+table: the visibility map lets counts use index-only scans); SQLite is analysed.
 
     .venv/bin/python bench/ledger.py                        # 1,000,000 records, SQLite and PostgreSQL
     .venv/bin/python bench/ledger.py --records 100000 --no-write   # quick look
+    .venv/bin/python bench/ledger.py --no-fold              # skip the fold (3 of the 6 minutes)
 """
 
 from __future__ import annotations
@@ -26,24 +36,22 @@ from __future__ import annotations
 import argparse
 import gc
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import common
-from common import create_schema, drop_schema, fmt_ms, log, new_schema_name, percentile
+from common import fmt_ms, log, percentile
 
 from sqlalchemy import inspect, text
 
 from ledger.invariants import check_lines
-from shopify_app.services import ledger as services, shops as registry
+from shopify_app.services import affiliates as affiliate_lists, ledger as services, payouts as payout_lists, shops as registry
+from shopify_app.store.ledger import LedgerStore
 from shopify_app.store.engine import Database
 from shopify_app.store.migrate import upgrade
 from shopify_app.store.tables import Approval, LedgerRecord, Payout, PayoutItem
@@ -279,7 +287,111 @@ class Row:
     note: str = ""
 
 
-def measure(backend: str, database: Database, data: DataSet, runs: int, fold_budget: float) -> tuple[list[Row], list[str]]:
+TRIAL_INDEX = "ix_bench_records_shop_affiliate_id"
+
+
+def trial_index(database: Database, create: bool) -> None:
+    """``--trial-index``: an index on (shop_id, affiliate, id) carrying amount_minor (what an
+    affiliate's page, count and running net could read without touching the table), created
+    after the plain measurements and dropped after the trial ones."""
+    columns = "(shop_id, affiliate, id) INCLUDE (amount_minor)" if database.is_postgres else "(shop_id, affiliate, id, amount_minor)"
+    if create:
+        common.maintain(database, f"CREATE INDEX {TRIAL_INDEX} ON ledger_records {columns}",
+                 "VACUUM ANALYZE ledger_records" if database.is_postgres else "ANALYZE")
+    else:
+        common.maintain(database, f"DROP INDEX {TRIAL_INDEX}")
+
+
+def measure_lists(backend: str, database: Database, data: DataSet, shop_id: int, shop_label: str, records: int,
+                  runs: int, only: str = "", suffix: str = "") -> tuple[list[Row], list[str]]:
+    """One page of each admin list, first and last page, through the services the admin calls;
+    and, for each page of a service that misses the goal, where its time goes."""
+    per_affiliate: dict[str, int] = {}
+    for row in data.records:
+        if row[1] == shop_id:
+            per_affiliate[row[4]] = per_affiliate.get(row[4], 0) + 1
+    busiest = max(per_affiliate, key=per_affiliate.get)
+    count = per_affiliate[busiest]
+    affiliates = sum(1 for _, s, _ in data.affiliates if s == shop_id)
+    payouts = sum(1 for p in data.payouts if p[1] == shop_id)
+    last = lambda n: max(1, -(-n // affiliate_lists.PER_PAGE))  # noqa: E731 - the last page of n items
+    domain = next(d for i, d, _ in data.shops if i == shop_id)
+
+    def history(page: int):
+        return lambda s, shop, i: affiliate_lists.history(s, shop, affiliate_lists.find(s, shop, busiest), page)
+
+    def store_page(page: int):
+        return lambda s, shop, i: LedgerStore(s, shop.id).affiliate_page(busiest, (page - 1) * affiliate_lists.PER_PAGE, affiliate_lists.PER_PAGE)
+
+    calls = [
+        ("services.affiliates.listing", 1, lambda s, shop, i: affiliate_lists.listing(s, shop, 1), f"{affiliates} affiliates"),
+        ("services.affiliates.listing", last(affiliates), lambda s, shop, i: affiliate_lists.listing(s, shop, last(affiliates)), f"{affiliates} affiliates"),
+        ("services.affiliates.history (busiest affiliate)", 1, history(1), f"{busiest}: {count:,} records"),
+        ("services.affiliates.history (busiest affiliate)", last(count), history(last(count)), f"{busiest}: {count:,} records"),
+        ("store.ledger.affiliate_page (busiest affiliate)", 1, store_page(1), f"{busiest}: {count:,} records"),
+        ("store.ledger.affiliate_page (busiest affiliate)", last(count), store_page(last(count)), f"{busiest}: {count:,} records"),
+        ("services.payouts.history", 1, lambda s, shop, i: payout_lists.history(s, shop, 1), f"{payouts} payouts"),
+        ("services.payouts.history", last(payouts), lambda s, shop, i: payout_lists.history(s, shop, last(payouts)), f"{payouts} payouts"),
+    ]
+    rows, profiles = [], []
+    for what, page, call, note in calls:
+        if only not in what:
+            continue
+        what += suffix
+        log(f"{backend}: {shop_label} shop, {what} page {page}")
+        times, _ = time_runs(database, domain, call, runs, budget=60)
+        rows.append(Row(backend, shop_label, records, f"{what}, page {page}", times, note))
+        if what.startswith("services.") and percentile(times, 99) >= GOAL:
+            profiles.append(f"**{backend}, {shop_label} shop, `{what}`, page {page}** (p99 {fmt_ms(percentile(times, 99))} ms): "
+                            + statement_profile(database, domain, call))
+    return rows, profiles
+
+
+def statement_profile(database: Database, domain: str, call, slow: float = 0.001) -> str:
+    """Where one (warm) call's time goes: each SQL statement it sends with its time, and the
+    plan of those slower than ``slow`` seconds (PostgreSQL: EXPLAIN ANALYZE, BUFFERS; SQLite:
+    EXPLAIN QUERY PLAN), as markdown."""
+    from sqlalchemy import event
+
+    sent: list[list] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany) -> None:
+        sent.append([statement, parameters, time.perf_counter()])
+
+    def after(conn, cursor, statement, parameters, context, executemany) -> None:
+        sent[-1][2] = time.perf_counter() - sent[-1][2]
+
+    for attempt in range(2):  # the first call warms the caches; the second is profiled
+        sent.clear()
+        with reading(database) as session:
+            shop = registry.require_shop(session, domain)
+            event.listen(database.engine, "before_cursor_execute", before)
+            event.listen(database.engine, "after_cursor_execute", after)
+            t0 = time.perf_counter()
+            try:
+                call(session, shop, 0)
+            finally:
+                total = time.perf_counter() - t0
+                event.remove(database.engine, "before_cursor_execute", before)
+                event.remove(database.engine, "after_cursor_execute", after)
+    lines = [f"{len(sent)} statements, {1000 * sum(t for _, _, t in sent):.1f} ms in the database driver of {1000 * total:.1f} ms in all:", ""]
+    for statement, parameters, elapsed in sent:
+        flat = " ".join(statement.split())
+        lines.append(f"- {1000 * elapsed:.1f} ms: `{flat[:220]}{'…' if len(flat) > 220 else ''}`")
+        if elapsed < slow:
+            continue
+        with database.engine.connect() as connection:
+            cursor = connection.connection.driver_connection.cursor()
+            prefix = "EXPLAIN (ANALYZE, BUFFERS) " if database.is_postgres else "EXPLAIN QUERY PLAN "
+            cursor.execute(prefix + statement, parameters)
+            plan = [" | ".join(str(c) for c in row) for row in cursor.fetchall()]
+            connection.rollback()
+        lines += ["", "  ```", *(f"  {p}" for p in plan), "  ```"]
+    return "\n".join(lines)
+
+
+def measure(backend: str, database: Database, data: DataSet, runs: int, fold_budget: float | None,
+            trial: bool = False) -> tuple[list[Row], list[str]]:
     counts: dict[int, int] = {}
     for row in data.records:
         counts[row[1]] = counts.get(row[1], 0) + 1
@@ -295,7 +407,7 @@ def measure(backend: str, database: Database, data: DataSet, runs: int, fold_bud
         log(f"{backend}: {label} shop, {counts[shop_id]} records")
         times, result = time_runs(database, domain, lambda s, shop, i: services.balances(s, shop), runs, budget=120)
         rows.append(Row(backend, shop_label, counts[shop_id], "services.balances", times, f"{len(result)} balances"))
-        if hasattr(services, "folded_balances"):
+        if fold_budget is not None and hasattr(services, "folded_balances"):
             fold_times, folded = time_runs(database, domain, lambda s, shop, i: services.folded_balances(s, shop), runs, budget=fold_budget,
                                             warmup=0, min_runs=1)
             rows.append(Row(backend, shop_label, counts[shop_id], "services.folded_balances (the fold)", fold_times,
@@ -321,6 +433,18 @@ def measure(backend: str, database: Database, data: DataSet, runs: int, fold_bud
                 notes.append(f"{backend}, {label} shop: INVARIANT FAILED on sampled orders: {exc}")
         rows.append(Row(backend, shop_label, counts[shop_id], "services.export_records(order)", times,
                         f"{min(sizes)}-{max(sizes)} records per order"))
+        found, profiles = measure_lists(backend, database, data, shop_id, shop_label, counts[shop_id], runs)
+        rows += found
+        notes += profiles
+    if trial:
+        log(f"{backend}: the trial index")
+        trial_index(database, create=True)
+        for shop_id, label in chosen:
+            found, profiles = measure_lists(backend, database, data, shop_id, f"{label} (id {shop_id})", counts[shop_id], runs,
+                                            only="busiest", suffix=" + trial index")
+            rows += found
+            notes += profiles
+        trial_index(database, create=False)
     return rows, notes
 
 
@@ -334,6 +458,9 @@ def main() -> None:
     parser.add_argument("--big-share", type=float, default=0.30, help="share of all records held by the largest shop")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--fold-budget", type=float, default=45.0, help="seconds allowed for the fold's runs per shop")
+    parser.add_argument("--no-fold", action="store_true", help="skip the fold (reference only, never a request)")
+    parser.add_argument("--trial-index", action="store_true",
+                        help="also time an affiliate's pages with an index on (shop_id, affiliate, id) carrying amount_minor")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -352,18 +479,7 @@ def main() -> None:
         kinds[row[5]] = kinds.get(row[5], 0) + 1
     load_rows, rows, notes = [], [], []
     for name in args.backends.split(","):
-        schema = workdir = None
-        try:
-            if name == "postgres":
-                schema = new_schema_name("ledger")
-                url = create_schema(schema)
-                label = "PostgreSQL"
-            elif name == "sqlite":
-                workdir = Path(tempfile.mkdtemp(prefix="clawback-bench-ledger-"))
-                url = f"sqlite:///{workdir / 'clawback.sqlite3'}"
-                label = "SQLite"
-            else:
-                raise SystemExit(f"unknown backend {name!r}")
+        with common.scratch_database(name, "ledger") as (url, label):
             database = Database(url)
             upgrade(database)
             log(f"{label}: loading {len(data.records)} records")
@@ -372,19 +488,13 @@ def main() -> None:
             load_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             projection = fill_projection(database)
-            with database.engine.begin() as connection:
-                connection.execute(text("ANALYZE"))
+            common.maintain(database, "VACUUM ANALYZE" if name == "postgres" else "ANALYZE")
             post_s = time.perf_counter() - t0
             load_rows.append([label, f"{len(data.records):,}", f"{load_s:.0f}", f"{len(data.records) / load_s:,.0f}", f"{post_s:.1f}", projection])
-            found, measured_notes = measure(label, database, data, args.runs, args.fold_budget)
+            found, measured_notes = measure(label, database, data, args.runs, None if args.no_fold else args.fold_budget, args.trial_index)
             rows += found
             notes += measured_notes
             database.dispose()
-        finally:
-            if schema:
-                drop_schema(schema)
-            if workdir:
-                shutil.rmtree(workdir, ignore_errors=True)
 
     table_rows = []
     for r in rows:
@@ -397,14 +507,14 @@ def main() -> None:
         f"{sum(len(o) for o in data.orders_by_shop.values()):,} orders; {len(data.approvals):,} approvals, "
         f"{len(data.payout_items):,} payout items in {len(data.payouts):,} payouts. Generated in {gen_s:.0f} s. "
         f"Wall time {time.monotonic() - started:.0f} s.\n\n"
-        + common.table(["backend", "records", "load s", "records/s", "projection + ANALYZE s", "projection"], load_rows)
+        + common.table(["backend", "records", "load s", "records/s", "projection + (VACUUM) ANALYZE s", "projection"], load_rows)
         + "\n\nEach run: a fresh read-only unit of work, the shop row loaded untimed, then the service call timed "
         "(2 warm-up runs not counted).\n\n"
         + common.table(["backend", "shop", "its records", "call", "runs", "median ms", "p99 ms", "goal", "note"], table_rows)
         + ("\n\n" + "\n".join(f"- {n}" for n in notes) if notes else "")
     )
     argv = "bench/ledger.py" + "".join(f" {a}" for a in sys.argv[1:])
-    common.report("Ledger reads (balances, one order)", f".venv/bin/python {argv}", body, write=not args.no_write)
+    common.report("Ledger reads (balances, one order, admin list pages)", f".venv/bin/python {argv}", body, write=not args.no_write)
 
 
 if __name__ == "__main__":

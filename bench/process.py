@@ -11,6 +11,11 @@ timed from spawn to the last exit (process start-up included). Peak RSS per work
 ``ru_maxrss`` from ``os.wait4``. Progress is sampled every few seconds to show whether the
 rate holds over the run.
 
+Before the drains it measures the anchors of issue 9 in the same run (``bench/anchors.py``:
+the database's own single-client commit rate, one tiny INSERT per transaction) and reports
+every rate as a ratio to its backend's anchor, with the CPU split of the drain between the
+workers, PostgreSQL and the other processes of this shared machine.
+
     .venv/bin/python bench/process.py                       # 4,000 events, SQLite and PostgreSQL (--events 50000: the goal's size)
     .venv/bin/python bench/process.py --events 5000 --no-write   # quick look
     .venv/bin/python bench/process.py --profile-only --events 3000 --backends postgres   # cProfile a worker in-process
@@ -35,6 +40,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anchors
 import common
 from common import VENV_BIN, clean_env, clawback, create_schema, drop_schema, log, new_schema_name
 
@@ -80,8 +86,13 @@ def prepare(name: str, pg_workers: int, sqlite_workers: int) -> Backend:
         url = create_schema(schema) + f"&application_name={schema}"  # lets the lock sampler find our workers
         workdir = Path(tempfile.mkdtemp(prefix="clawback-bench-process-"))
         env = clean_env(CLAWBACK_INSTANCE_DIR=str(workdir), DATABASE_URL=url)
-        clawback("db", "upgrade", env=env)
-        return Backend("PostgreSQL", url, pg_workers, env, schema=schema, workdir=workdir)
+        backend = Backend("PostgreSQL", url, pg_workers, env, schema=schema, workdir=workdir)
+        try:
+            clawback("db", "upgrade", env=env)
+        except subprocess.CalledProcessError as failed:
+            cleanup(backend)
+            raise SystemExit(f"clawback db upgrade failed: {failed.stderr.strip()}") from None
+        return backend
     raise SystemExit(f"unknown backend {name!r} (sqlite, postgres)")
 
 
@@ -179,12 +190,20 @@ class DrainResult:
     samples: list[tuple[float, int]] = field(default_factory=list)
     killed: bool = False
     locks: str = ""
+    postgres_cpu: float = 0.0  # every PostgreSQL process during the drain (other sessions' queries included)
+    other_cpu: float = 0.0  # every process but the workers and PostgreSQL
+
+    @property
+    def worker_cpu(self) -> float:
+        return sum(run.cpu for run in self.workers)
 
 
 def drain(backend: Backend, timeout: float = DRAIN_TIMEOUT) -> DrainResult:
     runs: list[WorkerRun] = []
     procs: list[subprocess.Popen] = []
     logs = []
+    busy0, pg_cpu_meter = common.machine_busy_seconds(), common.PostgresCpu()
+    pg_cpu_meter.start()
     t0 = time.perf_counter()
     for i in range(backend.workers):
         err = (backend.workdir / f"worker{i}.err").open("w+")
@@ -225,6 +244,10 @@ def drain(backend: Backend, timeout: float = DRAIN_TIMEOUT) -> DrainResult:
     for t in threads:
         t.join(timeout=10)
     wall = time.perf_counter() - t0
+    pg_cpu = pg_cpu_meter.stop()
+    if not backend.schema:
+        pg_cpu = 0.0  # on SQLite any PostgreSQL work is another session's: "other"
+    busy = common.machine_busy_seconds() - busy0
     if sampler:
         sampler.stop.set()
         sampler.join(timeout=5)
@@ -233,7 +256,10 @@ def drain(backend: Backend, timeout: float = DRAIN_TIMEOUT) -> DrainResult:
         lines = [line.strip() for line in err.read().splitlines() if line.strip()]
         run.summary = lines[-1] if lines else ""
         err.close()
-    return DrainResult(wall, runs, samples, killed, sampler.summary() if sampler else "")
+    result = DrainResult(wall, runs, samples, killed, sampler.summary() if sampler else "", pg_cpu)
+    # The benchmark's own progress polling and lock sampling count as "other" (small).
+    result.other_cpu = max(0.0, busy - result.worker_cpu - pg_cpu)
+    return result
 
 
 def unfinished(backend: Backend) -> list[tuple[str, str, int]]:
@@ -286,7 +312,7 @@ def profile_inprocess(backend: Backend, top: int = 18) -> str:
     from sqlalchemy import event
 
     database = Database(backend.url)
-    config = Config.from_env({}, database_url=backend.url)
+    config = Config(database_url=backend.url)  # no environment: dev mode would refuse PostgreSQL
     statements: dict[str, int] = {}
 
     @event.listens_for(database.engine, "before_cursor_execute")
@@ -343,13 +369,16 @@ def main() -> None:
                         help="after the timed runs, also cProfile an in-process worker over N fresh events per backend")
     parser.add_argument("--profile-only", action="store_true", help="only the cProfile run, over --events events")
     parser.add_argument("--timeout", type=float, default=DRAIN_TIMEOUT, help="kill the workers after this many seconds")
+    parser.add_argument("--anchor-seconds", type=float, default=5.0, help="how long each commit-rate anchor runs (0: none)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
     started = time.monotonic()
-    rows, rss_rows, notes, profiles = [], [], [], []
+    rows, rss_rows, cpu_rows, notes, profiles = [], [], [], [], []
     goal_rows = []
     names = args.backends.split(",")
+    found = anchors.measure(names, args.anchor_seconds, pg_clients=(1,)) if args.anchor_seconds > 0 and not args.profile_only else {}
+    cores = os.cpu_count() or 1
     if not args.profile_only:
         log(f"building {args.events} events")
         events = events_for(args.events)
@@ -375,9 +404,17 @@ def main() -> None:
                 except Exception as exc:  # noqa: BLE001
                     notes.append(f"{backend.name}: could not count ledger records ({type(exc).__name__}: {exc})")
                 rate = processed / result.wall
+                anchor = found.get(name)
+                ratio = f"{rate / anchor.rate:.2f} × ({anchor.rate:,.0f}/s)" if anchor else "n/a"
                 rows.append([backend.name, backend.workers, rev, len(events), f"{len(events) / enqueue_s:.0f}", f"{result.wall:.1f}",
-                             f"{rate:.0f}", rate_profile(result.samples, len(events)),
+                             f"{rate:.0f}", ratio, rate_profile(result.samples, len(events)),
                              ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())), records if records is not None else "?"])
+                per = max(processed, 1)
+                cpu_rows.append([f"{backend.name} ×{backend.workers}", f"{1000 * result.worker_cpu / per:.2f}",
+                                 f"{1000 * result.postgres_cpu / per:.2f}" if backend.schema else "-",
+                                 f"{100 * result.worker_cpu / (result.wall * cores):.0f}",
+                                 f"{100 * result.postgres_cpu / (result.wall * cores):.0f}" if backend.schema else "-",
+                                 f"{100 * result.other_cpu / (result.wall * cores):.0f}"])
                 for i, run in enumerate(result.workers):
                     rss_rows.append([f"{backend.name} ×{backend.workers}", i + 1, f"{run.maxrss_kb / 1024:.0f}", f"{run.cpu:.1f}", f"{run.wall:.1f}", run.status, run.summary])
                 peak = max((r.maxrss_kb for r in result.workers), default=0) / 1024
@@ -386,7 +423,10 @@ def main() -> None:
                 if result.killed:
                     notes.append(f"{backend.name}: workers killed after {args.timeout:.0f} s; the rate covers what was processed by then.")
                 if backend.name == "PostgreSQL" and backend.workers == 2:
-                    goal_rows.append([backend.name, f"≥ 1,000 events/s with {backend.workers} workers", f"{rate:.0f}/s", "met" if rate >= 1000 else "missed"])
+                    goal_rows.append([backend.name, f"≥ 1,000 events/s with {backend.workers} workers", f"{rate:.0f}/s ({ratio} anchor)",
+                                      "met" if rate >= 1000 else "missed"])
+                if backend.name == "SQLite" and backend.workers == 1:
+                    goal_rows.append([backend.name, "≥ 500 events/s with 1 worker", f"{rate:.0f}/s ({ratio} anchor)", "met" if rate >= 500 else "missed"])
                 goal_rows.append([f"{backend.name} ×{backend.workers}", "peak RSS < 200 MB per worker", f"{peak:.0f} MB", "met" if peak < 200 else "missed"])
                 log(f"{backend.name}: {rate:.0f} events/s, peak RSS {peak:.0f} MB")
             finally:
@@ -411,13 +451,19 @@ def main() -> None:
             f"({', '.join(f'{k} {v}' for k, v in sorted(topics.items()))}), one shop, two affiliates; "
             f"enqueued with `store_delivery` in transactions of {CHUNK}. Drain timed from spawning the "
             f"`clawback worker --until-idle` processes to the last exit. Wall time {time.monotonic() - started:.0f} s.\n\n"
-            + common.table(["backend", "workers", "git", "deliveries", "enqueue /s", "drain s", "events/s", "events/s first → last fifth",
-                            "statuses after", "ledger records"], rows)
+            + common.table(["backend", "workers", "git", "deliveries", "enqueue /s", "drain s", "events/s", "× anchor (commits/s)",
+                            "events/s first → last fifth", "statuses after", "ledger records"], rows)
+            + "\n\n"
+            + common.table(["backend", "worker CPU ms/event", "PostgreSQL CPU ms/event", "workers' CPU % of machine",
+                            "PostgreSQL CPU % of machine", "other procs' CPU %"], cpu_rows)
             + "\n\n"
             + common.table(["backend", "worker", "peak RSS MB", "CPU s", "exited at s", "exit", "its report"], rss_rows)
             + "\n\n"
             + common.table(["backend", "goal", "measured", "verdict"], goal_rows)
         )
+    if found:
+        parts.insert(0, "Anchors, measured first in this run (`bench/anchors.py`: one tiny INSERT per transaction, one client):\n\n"
+                     + anchors.anchors_table(found))
     if notes:
         parts.append("\n".join(f"- {n}" for n in notes))
     parts += profiles

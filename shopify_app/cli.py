@@ -306,7 +306,7 @@ def inbox_prune(days: str | None, fmt: str) -> None:
     days_kept = config.inbox_retention_days if days is None else retention_days(days, "--older-than-days")
     now = utcnow()
     before = now - timedelta(days=days_kept)
-    removed = inbox_store.prune(_database(config), before, config.inbox_prune_batch)
+    removed = inbox_store.prune(_database(config), before, config.prune_batch)
     if fmt == "json":
         _emit_json({"removed": removed, "older_than_days": days_kept, "finished_before": before.isoformat()})
     else:

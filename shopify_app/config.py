@@ -3,6 +3,10 @@
 The app refuses to start on a configuration that would be unsafe in production: dev mode
 (built-in secrets, ``?shop=`` instead of session tokens) together with a public URL or a
 PostgreSQL database, or a Shopify origin that would send tokens over plain HTTP.
+
+``CLAWBACK_INBOX_RETENTION_DAYS`` (default 30, from 7 to 3650): how long a finished webhook
+delivery (done or ignored) stays in the inbox before the worker deletes it; the ledger is the
+record of what it did. Deliveries that are in flight or need a person are never deleted.
 """
 
 from __future__ import annotations
@@ -16,6 +20,12 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 DEFAULT_MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+INBOX_RETENTION_DAYS = range(7, 3651)
+"""The retention of finished deliveries, in days. At least 7: a Shopify retry of a pruned
+delivery is no longer a duplicate to the inbox (it is tried again, and the ledger's record
+identities make it add nothing), so rows are kept well past Shopify's retry window (8 tries
+over 4 hours today, up to 48 hours in older documentation) and a weekend of nobody looking."""
+DEFAULT_INBOX_RETENTION_DAYS = 30
 INSTANCE_DIR = Path(os.environ.get("CLAWBACK_INSTANCE_DIR", Path.cwd() / "instance"))
 
 
@@ -48,6 +58,20 @@ class Config:
     worker_batch_sqlite: int = 5
     parked_attention_hours: int = 24
     reconcile_every: timedelta = timedelta(hours=6)  # per shop, by the worker: webhooks are not guaranteed
+    # Finished deliveries older than this are deleted by the worker (store.inbox.prune): at
+    # most ``inbox_prune_batches`` transactions of a batch each time it runs its periodic jobs
+    # (every idle minute), so a backlog is worked off without holding the worker for long.
+    # SQLite: small batches, because each holds the writer lock the intake needs (1,000 rows
+    # took ~40 ms there, bench/inbox.py; PostgreSQL ~6 ms, and its intake does not wait).
+    inbox_retention_days: int = DEFAULT_INBOX_RETENTION_DAYS
+    inbox_prune_batch: int = 1000
+    inbox_prune_batch_sqlite: int = 200
+    inbox_prune_batches: int = 20
+
+    @property
+    def prune_batch(self) -> int:
+        """Rows per cleanup transaction on this configuration's database."""
+        return self.inbox_prune_batch_sqlite if self.is_sqlite else self.inbox_prune_batch
 
     @property
     def webhook_secrets(self) -> tuple[str, ...]:
@@ -81,6 +105,7 @@ class Config:
             values["max_webhook_bytes"] = int(env.get("CLAWBACK_MAX_WEBHOOK_BYTES", DEFAULT_MAX_WEBHOOK_BYTES))
         except ValueError:
             raise ConfigError("CLAWBACK_MAX_WEBHOOK_BYTES must be a whole number of bytes") from None
+        values["inbox_retention_days"] = retention_days(env.get("CLAWBACK_INBOX_RETENTION_DAYS") or None, "CLAWBACK_INBOX_RETENTION_DAYS")
         values.update(overrides)
         config = cls(**values)  # type: ignore[arg-type]
         config = replace(config, shopify_origin=check_origin(config.shopify_origin))
@@ -93,6 +118,21 @@ class Config:
             if missing:
                 raise ConfigError(f"missing required settings outside dev mode: {', '.join(missing)}")
         return config
+
+
+def retention_days(text: str | None, name: str) -> int:
+    """A retention in whole days within ``INBOX_RETENTION_DAYS`` (the default for None);
+    ``name`` says where the value came from in the error."""
+    if text is None:
+        return DEFAULT_INBOX_RETENTION_DAYS
+    try:
+        days = int(text.strip())
+    except ValueError:
+        days = None
+    if days is None or days not in INBOX_RETENTION_DAYS:
+        raise ConfigError(f"{name} must be a whole number of days from {INBOX_RETENTION_DAYS.start} to "
+                          f"{INBOX_RETENTION_DAYS.stop - 1}, got {text!r} (a shorter one could forget a delivery Shopify still retries)")
+    return days
 
 
 def is_loopback(url: str) -> bool:

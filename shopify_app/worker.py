@@ -6,6 +6,9 @@ try in its own savepoint: a crash rolls the batch back and its deliveries are si
 again (at-least-once processing), and the ledger's idempotency keys make the second try add
 nothing (exactly-once effects). Claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
 several workers share the inbox; on SQLite the writer lock serialises them.
+
+When idle, at most once a minute, it runs the periodic jobs: approvals, risk flags and
+reconciliation per shop (``periodic_jobs``), and the inbox cleanup (``prune_inbox``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class RunReport:
     tried: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     approved: int = 0
+    pruned: int = 0
 
     def count(self, status: DeliveryStatus) -> None:
         self.tried += 1
@@ -76,6 +80,21 @@ def periodic_jobs(database: Database, as_of: datetime, config: Config | None = N
     return approved
 
 
+def prune_inbox(database: Database, config: Config, now: datetime) -> int:
+    """Delete finished deliveries older than ``config.inbox_retention_days`` (at most
+    ``config.inbox_prune_batches`` batches: a backlog is worked off over the next idle
+    minutes); returns how many. A failure is logged and left for the next time."""
+    try:
+        removed = inbox.prune(database, now - timedelta(days=config.inbox_retention_days), config.prune_batch,
+                              config.inbox_prune_batches)
+    except Exception:  # noqa: BLE001 - the cleanup must never stop the worker
+        log.exception("inbox cleanup failed")
+        return 0
+    if removed:
+        log.info("inbox cleanup: %s finished deliveries older than %s days deleted", removed, config.inbox_retention_days)
+    return removed
+
+
 def run(
     database: Database,
     config: Config,
@@ -101,6 +120,7 @@ def run(
             continue
         if last_jobs is None or now - last_jobs > timedelta(minutes=1):
             report.approved += periodic_jobs(database, now, config, readers)
+            report.pruned += prune_inbox(database, config, now)
             last_jobs = now
         if until_idle:
             break

@@ -8,6 +8,10 @@ new), ``parked`` (waiting for its order's sale), ``review`` (money held for the 
 processed, if the shop reinstalls). A try that fails for a reason that may pass is retried with an
 exponential backoff, and kept as ``failed`` after the configured number of attempts.
 
+Finished deliveries (``done``, ``ignored``, redacted or not) are deleted once they are old
+enough (``prune``): the ledger records and the order's facts are the record of what they did,
+and the inbox would otherwise grow by every webhook ever received. Every other status stays.
+
 Statements are Core, not ORM: the worker claims, tries and settles thousands of deliveries,
 and one UPDATE per settled delivery is all it needs.
 """
@@ -21,11 +25,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Iterable, Mapping
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from shopify_app.store.engine import insert_on_conflict
+from shopify_app.store.engine import Database, insert_on_conflict
 from shopify_app.store.tables import WebhookDelivery
 
 _INBOX = WebhookDelivery.__table__
@@ -49,6 +53,12 @@ class DeliveryStatus(StrEnum):
 
 NEEDS_ATTENTION = (DeliveryStatus.FAILED, DeliveryStatus.CONFLICT, DeliveryStatus.REVIEW)
 """Statuses a person must look at (parked ones too, once they have waited too long)."""
+
+FINISHED = (DeliveryStatus.DONE, DeliveryStatus.IGNORED)
+"""Statuses whose delivery is over: what it did is in the ledger and the order's facts, so
+its row may be pruned once old. Every other status is kept, whatever its age: ``received``
+is in flight, ``parked`` waits for its order, ``held`` for a reinstall, and ``failed``,
+``conflict`` and ``review`` for a person (``needing_attention``)."""
 
 REDACTED = b'{"redacted": true}'
 
@@ -260,6 +270,52 @@ def redact(session: Session, shop_domain: str, order_ids: Iterable[str] | None =
     session.execute(update(_INBOX).where(*where, held).values(
         status=DeliveryStatus.IGNORED.value, last_error="redacted on a privacy request before the shop reinstalled"))
     return session.execute(update(_INBOX).where(*where).values(body=REDACTED)).rowcount
+
+
+# -- cleanup ----------------------------------------------------------------------------------
+
+
+def prune_batch(session: Session, finished_before: datetime, postgres: bool, limit: int) -> int:
+    """Delete up to ``limit`` deliveries that finished (``FINISHED``) before
+    ``finished_before``; returns how many.
+
+    The age is ``processed_at``, when the delivery settled (a refund parked for a week and
+    applied yesterday is one day old). ``next_attempt_at`` is never later than
+    ``processed_at`` (a try is due before it settles), so the extra bound on it narrows
+    nothing and lets the runnable index (status, next_attempt_at, id) find the batch without
+    reading every finished row. On PostgreSQL the batch skips rows other transactions hold
+    (a redaction, another worker's prune), so a prune never waits on a lock.
+
+    A Shopify retry of a pruned delivery is no longer recognised here as a duplicate: it is
+    stored as new and tried again, and the ledger's record identities (from payload ids) make
+    that try add nothing; it settles ``ignored``. That is why the retention is bounded below
+    (``config.INBOX_RETENTION_DAYS``): within Shopify's retry window the inbox answers it.
+    """
+    candidates = (
+        select(_INBOX.c.id)
+        .where(_INBOX.c.status.in_([s.value for s in FINISHED]), _INBOX.c.next_attempt_at < finished_before,
+               _INBOX.c.processed_at < finished_before)
+        .limit(limit)
+    )
+    if postgres:
+        candidates = candidates.with_for_update(skip_locked=True)
+    return session.execute(delete(_INBOX).where(_INBOX.c.id.in_(candidates.scalar_subquery()))).rowcount
+
+
+def prune(database: Database, finished_before: datetime, batch: int = 1000, max_batches: int | None = None) -> int:
+    """Delete the deliveries finished before ``finished_before`` in batches of ``batch``,
+    each in its own short transaction (locks held for one batch only; on SQLite the writer
+    lock is free between batches for the intake), until none is left or ``max_batches``
+    batches ran; returns how many were deleted."""
+    removed = batches = 0
+    while max_batches is None or batches < max_batches:
+        with database.transaction() as session:
+            count = prune_batch(session, finished_before, database.is_postgres, batch)
+        removed += count
+        batches += 1
+        if count < batch:
+            break
+    return removed
 
 
 # -- reading --------------------------------------------------------------------------------

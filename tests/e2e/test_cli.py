@@ -416,6 +416,38 @@ def test_inbox_text_and_json(shop) -> None:
     assert shop.cli.json("inbox", "--shop", "other.myshopify.com", "--format", "json") == {"counts": {}, "attention": []}
 
 
+def _stored(database, webhook_id: str, at: datetime, status: str) -> None:
+    """A delivery received and settled as ``status`` at ``at``."""
+    from shopify_app.store.inbox import store_delivery
+
+    with database.transaction() as session:
+        store_delivery(session, webhook_id=webhook_id, shop_domain=SHOP, topic="orders/paid", api_version="2026-07", event_id=None,
+                       triggered_at=None, headers={}, body=b"{}", now=at)
+        session.execute(WebhookDelivery.__table__.update().where(WebhookDelivery.webhook_id == webhook_id)
+                        .values(status=status, processed_at=None if status == "received" else at))
+
+
+def test_inbox_prune_removes_old_finished_deliveries_and_says_how_many(cli, database, now) -> None:
+    for days, status in [(40, "done"), (40, "ignored"), (40, "failed"), (40, "received"), (40, "parked"), (20, "done"), (8, "ignored"), (1, "done")]:
+        _stored(database, f"{status}-{days}", now - timedelta(days=days), status)
+    result = cli("inbox", "prune")  # the configured retention: 30 days by default
+    assert result.stdout.startswith("2 finished deliveries removed (finished before ") and result.stdout.endswith(", 30 days ago)\n")
+    assert cli.inbox()["counts"] == {"done": 2, "ignored": 1, "failed": 1, "received": 1, "parked": 1}
+    assert cli("inbox", "prune", CLAWBACK_INBOX_RETENTION_DAYS="14").stdout.startswith("1 finished delivery removed")
+    document = cli.json("inbox", "prune", "--older-than-days", "7", "--format", "json")
+    assert (document["removed"], document["older_than_days"]) == (1, 7)
+    assert datetime.fromisoformat(document["finished_before"]) <= datetime.now(timezone.utc) - timedelta(days=7)
+    assert cli.inbox()["counts"] == {"done": 1, "failed": 1, "received": 1, "parked": 1}
+    assert cli("inbox", "prune", "--older-than-days", "7").stdout.startswith("0 finished deliveries removed")
+
+
+@pytest.mark.parametrize("value", ["6", "0", "abc", "", "3651"])
+def test_inbox_prune_refuses_a_retention_below_shopifys_retry_window_with_one_line(cli, value: str) -> None:
+    error = one_line_error(cli.fails("inbox", "prune", "--older-than-days", value))
+    assert error.startswith("Error: --older-than-days must be a whole number of days from 7 to 3650")
+    assert "CLAWBACK_INBOX_RETENTION_DAYS must be" in one_line_error(cli.fails("inbox", "prune", CLAWBACK_INBOX_RETENTION_DAYS="2"))
+
+
 # -- demo and db upgrade ------------------------------------------------------------------------------
 
 

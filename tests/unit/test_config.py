@@ -94,3 +94,17 @@ def test_a_rotated_key_still_reads_old_tokens_and_rotate_moves_them_to_the_new_k
 def test_a_key_that_is_not_a_fernet_key_is_refused() -> None:
     with pytest.raises(ConfigError, match="not a Fernet key"):
         TokenCipher.from_config(Config.from_env({**PRODUCTION, "CLAWBACK_ENCRYPTION_KEY": "not-a-key"}))
+
+
+@pytest.mark.parametrize("value, days", [(None, 30), ("", 30), ("7", 7), (" 90 ", 90), ("3650", 3650)])
+def test_inbox_retention_days_default_and_bounds(value: str | None, days: int) -> None:
+    env = {} if value is None else {"CLAWBACK_INBOX_RETENTION_DAYS": value}
+    assert Config.from_env(env).inbox_retention_days == days
+
+
+@pytest.mark.parametrize("value", ["6", "0", "-30", "3651", "thirty", "7.5"])
+def test_an_inbox_retention_shorter_than_shopifys_retries_or_malformed_is_refused(value: str) -> None:
+    # Below 7 days a Shopify retry could outlive the row that makes it a duplicate.
+    with pytest.raises(ConfigError, match="CLAWBACK_INBOX_RETENTION_DAYS must be a whole number of days from 7 to 3650") as caught:
+        Config.from_env({"CLAWBACK_INBOX_RETENTION_DAYS": value})
+    assert "\n" not in str(caught.value)
