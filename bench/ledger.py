@@ -15,13 +15,12 @@ read-only unit of work per run:
   (a) ``services.balances`` of one shop (and ``services.folded_balances``, the fold that
       defines it, when that exists: time-capped, it reads every record of the shop);
   (b) ``services.export_records(shop, order_id)``: a different order per run.
-  (c) one page of each admin list (with --trial-index, an affiliate's pages again with an
-      index on (shop_id, affiliate, id), the change their profiles point to): ``services.affiliates.listing`` (the affiliates with their
+  (c) one page of each admin list: ``services.affiliates.listing`` (the affiliates with their
       balances), ``services.affiliates.history`` (an affiliate's records with the running
-      net; the shop's busiest affiliate, whose records are most of the shop's),
-      ``services.payouts.history`` and ``store.ledger.LedgerStore.affiliate_page`` (the query
-      under history), each at its first and its last page (OFFSET reads every row before
-      the page).
+      net; the shop's busiest affiliate, whose records are most of the shop's; keyset pages),
+      ``services.payouts.history`` and ``store.ledger.LedgerStore.affiliate_records`` (the
+      query under history), each at its first and its last page (OFFSET pages read every row
+      before the page; keyset pages do not).
 Median and p99 over --runs runs (default 50) for the largest shop and a median-size one.
 PostgreSQL is vacuumed and analysed after the load (what autovacuum does to an insert-only
 table: the visibility map lets counts use index-only scans); SQLite is analysed.
@@ -47,7 +46,7 @@ from decimal import Decimal
 import common
 from common import fmt_ms, log, percentile
 
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from ledger.invariants import check_lines
 from shopify_app.services import affiliates as affiliate_lists, ledger as services, payouts as payout_lists, shops as registry
@@ -287,23 +286,8 @@ class Row:
     note: str = ""
 
 
-TRIAL_INDEX = "ix_bench_records_shop_affiliate_id"
-
-
-def trial_index(database: Database, create: bool) -> None:
-    """``--trial-index``: an index on (shop_id, affiliate, id) carrying amount_minor (what an
-    affiliate's page, count and running net could read without touching the table), created
-    after the plain measurements and dropped after the trial ones."""
-    columns = "(shop_id, affiliate, id) INCLUDE (amount_minor)" if database.is_postgres else "(shop_id, affiliate, id, amount_minor)"
-    if create:
-        common.maintain(database, f"CREATE INDEX {TRIAL_INDEX} ON ledger_records {columns}",
-                 "VACUUM ANALYZE ledger_records" if database.is_postgres else "ANALYZE")
-    else:
-        common.maintain(database, f"DROP INDEX {TRIAL_INDEX}")
-
-
 def measure_lists(backend: str, database: Database, data: DataSet, shop_id: int, shop_label: str, records: int,
-                  runs: int, only: str = "", suffix: str = "") -> tuple[list[Row], list[str]]:
+                  runs: int) -> tuple[list[Row], list[str]]:
     """One page of each admin list, first and last page, through the services the admin calls;
     and, for each page of a service that misses the goal, where its time goes."""
     per_affiliate: dict[str, int] = {}
@@ -317,27 +301,26 @@ def measure_lists(backend: str, database: Database, data: DataSet, shop_id: int,
     last = lambda n: max(1, -(-n // affiliate_lists.PER_PAGE))  # noqa: E731 - the last page of n items
     domain = next(d for i, d, _ in data.shops if i == shop_id)
 
-    def history(page: int):
-        return lambda s, shop, i: affiliate_lists.history(s, shop, affiliate_lists.find(s, shop, busiest), page)
+    oldest = oldest_page_cursor(database, shop_id, busiest)
 
-    def store_page(page: int):
-        return lambda s, shop, i: LedgerStore(s, shop.id).affiliate_page(busiest, (page - 1) * affiliate_lists.PER_PAGE, affiliate_lists.PER_PAGE)
+    def history(before: int | None):
+        return lambda s, shop, i: affiliate_lists.history(s, shop, affiliate_lists.find(s, shop, busiest), before)
+
+    def store_page(before: int | None):
+        return lambda s, shop, i: LedgerStore(s, shop.id).affiliate_records(busiest, before, affiliate_lists.PER_PAGE)
 
     calls = [
         ("services.affiliates.listing", 1, lambda s, shop, i: affiliate_lists.listing(s, shop, 1), f"{affiliates} affiliates"),
         ("services.affiliates.listing", last(affiliates), lambda s, shop, i: affiliate_lists.listing(s, shop, last(affiliates)), f"{affiliates} affiliates"),
-        ("services.affiliates.history (busiest affiliate)", 1, history(1), f"{busiest}: {count:,} records"),
-        ("services.affiliates.history (busiest affiliate)", last(count), history(last(count)), f"{busiest}: {count:,} records"),
-        ("store.ledger.affiliate_page (busiest affiliate)", 1, store_page(1), f"{busiest}: {count:,} records"),
-        ("store.ledger.affiliate_page (busiest affiliate)", last(count), store_page(last(count)), f"{busiest}: {count:,} records"),
+        ("services.affiliates.history (busiest affiliate)", 1, history(None), f"{busiest}: {count:,} records"),
+        ("services.affiliates.history (busiest affiliate)", last(count), history(oldest), f"{busiest}: {count:,} records"),
+        ("store.ledger.affiliate_records (busiest affiliate)", 1, store_page(None), f"{busiest}: {count:,} records"),
+        ("store.ledger.affiliate_records (busiest affiliate)", last(count), store_page(oldest), f"{busiest}: {count:,} records"),
         ("services.payouts.history", 1, lambda s, shop, i: payout_lists.history(s, shop, 1), f"{payouts} payouts"),
         ("services.payouts.history", last(payouts), lambda s, shop, i: payout_lists.history(s, shop, last(payouts)), f"{payouts} payouts"),
     ]
     rows, profiles = [], []
     for what, page, call, note in calls:
-        if only not in what:
-            continue
-        what += suffix
         log(f"{backend}: {shop_label} shop, {what} page {page}")
         times, _ = time_runs(database, domain, call, runs, budget=60)
         rows.append(Row(backend, shop_label, records, f"{what}, page {page}", times, note))
@@ -390,8 +373,16 @@ def statement_profile(database: Database, domain: str, call, slow: float = 0.001
     return "\n".join(lines)
 
 
-def measure(backend: str, database: Database, data: DataSet, runs: int, fold_budget: float | None,
-            trial: bool = False) -> tuple[list[Row], list[str]]:
+def oldest_page_cursor(database: Database, shop_id: int, affiliate: str) -> int | None:
+    """The keyset cursor (``before``) of an affiliate's oldest page of records."""
+    with reading(database) as session:
+        return session.execute(
+            select(LedgerRecord.id).where(LedgerRecord.shop_id == shop_id, LedgerRecord.affiliate == affiliate)
+            .order_by(LedgerRecord.id).offset(affiliate_lists.PER_PAGE).limit(1)
+        ).scalar_one_or_none()
+
+
+def measure(backend: str, database: Database, data: DataSet, runs: int, fold_budget: float | None) -> tuple[list[Row], list[str]]:
     counts: dict[int, int] = {}
     for row in data.records:
         counts[row[1]] = counts.get(row[1], 0) + 1
@@ -436,15 +427,6 @@ def measure(backend: str, database: Database, data: DataSet, runs: int, fold_bud
         found, profiles = measure_lists(backend, database, data, shop_id, shop_label, counts[shop_id], runs)
         rows += found
         notes += profiles
-    if trial:
-        log(f"{backend}: the trial index")
-        trial_index(database, create=True)
-        for shop_id, label in chosen:
-            found, profiles = measure_lists(backend, database, data, shop_id, f"{label} (id {shop_id})", counts[shop_id], runs,
-                                            only="busiest", suffix=" + trial index")
-            rows += found
-            notes += profiles
-        trial_index(database, create=False)
     return rows, notes
 
 
@@ -459,8 +441,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--fold-budget", type=float, default=45.0, help="seconds allowed for the fold's runs per shop")
     parser.add_argument("--no-fold", action="store_true", help="skip the fold (reference only, never a request)")
-    parser.add_argument("--trial-index", action="store_true",
-                        help="also time an affiliate's pages with an index on (shop_id, affiliate, id) carrying amount_minor")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -491,7 +471,7 @@ def main() -> None:
             common.maintain(database, "VACUUM ANALYZE" if name == "postgres" else "ANALYZE")
             post_s = time.perf_counter() - t0
             load_rows.append([label, f"{len(data.records):,}", f"{load_s:.0f}", f"{len(data.records) / load_s:,.0f}", f"{post_s:.1f}", projection])
-            found, measured_notes = measure(label, database, data, args.runs, None if args.no_fold else args.fold_budget, args.trial_index)
+            found, measured_notes = measure(label, database, data, args.runs, None if args.no_fold else args.fold_budget)
             rows += found
             notes += measured_notes
             database.dispose()

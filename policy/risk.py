@@ -33,8 +33,11 @@ class Risk:
     flagged: bool
 
 
-def affiliate_risk(records: Iterable[Record], as_of: datetime, settings: Settings) -> dict[str, Risk]:
-    referred: dict[str, int] = {}
+def affiliate_risk(records: Iterable[Record], as_of: datetime, settings: Settings, affiliates: Iterable[str] = ()) -> dict[str, Risk]:
+    """Risk of each affiliate with records (and of each of ``affiliates``, with or without).
+    Only records whose events fall in the window, and chargebacks, count: a caller may pass
+    just those (``store.ledger.LedgerStore.risk_records``) and get the same answer."""
+    referred: dict[str, int] = dict.fromkeys(affiliates, 0)
     orders: dict[str, set[str]] = {}
     refunded: dict[str, int] = {}
     disputes: dict[str, set[str]] = {}

@@ -58,21 +58,34 @@ def find(session: Session, shop: Shop, code: str) -> Affiliate:
 @dataclass(frozen=True)
 class Line:
     record: Record
-    net_after: int  # the affiliate's net, in minor units, after this record (records newest first)
+    net_after: int  # the affiliate's net in the record's currency, in minor units, after this record
 
 
-def history(session: Session, shop: Shop, affiliate: Affiliate, page: int) -> Page:
-    """The affiliate's records, newest first, each with the affiliate's net after it."""
+@dataclass(frozen=True)
+class History:
+    items: tuple[Line, ...]
+    total: int  # records of the affiliate
+    older: int | None  # the cursor (``before``) of the next older page; None on the oldest
+    newest: bool  # this page starts at the affiliate's newest record
+
+
+def history(session: Session, shop: Shop, affiliate: Affiliate, before: int | None) -> History:
+    """A page of the affiliate's records older than record ``before`` (None: the newest),
+    newest first, each with the affiliate's net after it. Keyset pages and the running totals
+    keep it one index range whatever the affiliate's size; only an older page sums the
+    records newer than it."""
     store = LedgerStore(session, shop.id)
-    total = store.affiliate_page(affiliate.code, 0, 1)[1]
-    page, pages, offset = _page_of(page, total)
-    records, _ = store.affiliate_page(affiliate.code, offset, PER_PAGE)
-    net = store.affiliate_net_upto(affiliate.code, records[0].id) if records else 0
+    total, nets = store.affiliate_totals(affiliate.code)
+    records = store.affiliate_records(affiliate.code, before, PER_PAGE + 1)
+    more, records = len(records) > PER_PAGE, records[:PER_PAGE]
+    if before is not None and records:
+        newer = store.affiliate_sums_after(affiliate.code, records[0].id)
+        nets = {currency: net - newer.get(currency, 0) for currency, net in nets.items()}
     lines = []
     for record in records:
-        lines.append(Line(record, net))
-        net -= record.amount.minor
-    return Page(tuple(lines), page, pages)
+        lines.append(Line(record, nets.get(record.currency, 0)))
+        nets[record.currency] = nets.get(record.currency, 0) - record.amount.minor
+    return History(tuple(lines), total, records[-1].id if more else None, before is None)
 
 
 def edit(session: Session, shop: Shop, affiliate: Affiliate, rate: str, delay: str) -> dict[str, str]:

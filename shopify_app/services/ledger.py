@@ -13,7 +13,7 @@ from ledger.money import Money
 from ledger.payouts import plan_payouts
 from ledger.records import Kind, Record, Status
 from policy.approval import due_for_approval
-from policy.risk import Risk, affiliate_risk
+from policy.risk import WINDOW as RISK_WINDOW, Risk, affiliate_risk
 from policy.settings import Settings
 from shopify_app.services.errors import NotFound
 from shopify_app.services.shops import shop_settings
@@ -40,7 +40,8 @@ def refresh_risk(session: Session, shop: Shop, as_of: datetime) -> list[str]:
     """Recompute every affiliate's risk from its records and keep it (with why a flag was
     raised, in words); returns the codes now flagged."""
     settings = shop_settings(shop)
-    risks = affiliate_risk(LedgerStore(session, shop.id).records(), as_of, settings)
+    records = LedgerStore(session, shop.id).risk_records(as_of - RISK_WINDOW)
+    risks = affiliate_risk(records, as_of, settings, (a.code for a in shops.affiliates(session, shop.id)))
     shops.store_risk(session, shop.id, {
         code: {"flagged": risk.flagged, "flag_reason": flag_reason(risk, settings), "refund_rate_percent": str(risk.refund_rate_percent),
                "referred_orders": risk.orders, "chargebacks": risk.chargebacks}

@@ -121,18 +121,46 @@ class LedgerStore:
     def records_in_status(self, status: Status) -> list[Record]:
         return _with_status(self.session, LedgerRecord.shop_id == self.shop_id, _STATUS == status.value)
 
-    def affiliate_page(self, affiliate: str, offset: int, limit: int) -> tuple[list[Record], int]:
-        """One page of an affiliate's records, newest first, and how many there are."""
-        where = (_RECORDS.c.shop_id == self.shop_id, _RECORDS.c.affiliate == affiliate)
-        total = self.session.execute(select(func.count()).select_from(_RECORDS).where(*where)).scalar_one()
-        rows = self.session.execute(_SELECT.where(*where).order_by(None).order_by(_RECORDS.c.id.desc()).offset(offset).limit(limit))
-        return [_to_record(row) for row in rows], total
+    def affiliate_records(self, affiliate: str, before: int | None, limit: int) -> list[Record]:
+        """An affiliate's records older than record ``before`` (all when None), newest first:
+        keyset paging on ``(shop_id, affiliate, id)``, as fast on the last page as the first."""
+        where = [_RECORDS.c.shop_id == self.shop_id, _RECORDS.c.affiliate == affiliate]
+        if before is not None:
+            where.append(_RECORDS.c.id < before)
+        rows = self.session.execute(_SELECT.where(*where).order_by(None).order_by(_RECORDS.c.id.desc()).limit(limit))
+        return [_to_record(row) for row in rows]
 
-    def affiliate_net_upto(self, affiliate: str, record_id: int) -> int:
-        """The affiliate's net, in minor units, over its records up to ``record_id``."""
-        query = select(func.coalesce(func.sum(_RECORDS.c.amount_minor), 0)).where(
-            _RECORDS.c.shop_id == self.shop_id, _RECORDS.c.affiliate == affiliate, _RECORDS.c.id <= record_id)
-        return int(self.session.execute(query).scalar_one())
+    def affiliate_totals(self, affiliate: str) -> tuple[int, dict[str, int]]:
+        """How many records the affiliate has, and its net per currency in minor units, from the
+        running totals (one row per status and currency, not a count over the records)."""
+        rows = self.session.execute(
+            select(BalanceTotal.currency, func.sum(BalanceTotal.amount_minor), func.sum(BalanceTotal.record_count))
+            .where(BalanceTotal.shop_id == self.shop_id, BalanceTotal.affiliate == affiliate)
+            .group_by(BalanceTotal.currency)
+        )
+        count, nets = 0, {}
+        for currency, net, records in rows:
+            nets[currency] = int(net)
+            count += int(records)
+        return count, nets
+
+    def affiliate_sums_after(self, affiliate: str, record_id: int) -> dict[str, int]:
+        """The affiliate's net per currency over its records newer than ``record_id``."""
+        rows = self.session.execute(
+            select(_RECORDS.c.currency, func.sum(_RECORDS.c.amount_minor))
+            .where(_RECORDS.c.shop_id == self.shop_id, _RECORDS.c.affiliate == affiliate, _RECORDS.c.id > record_id)
+            .group_by(_RECORDS.c.currency)
+        )
+        return {currency: int(total) for currency, total in rows}
+
+    def risk_records(self, since: datetime) -> list[Record]:
+        """What affiliate risk reads (``policy.risk``): the records whose events happened since
+        ``since`` (the window), and every chargeback (counted whenever it happened). Each list
+        is read through its own index; a chargeback inside the window comes once."""
+        recent = _with_status(self.session, _RECORDS.c.shop_id == self.shop_id, _RECORDS.c.occurred_at >= since)
+        seen = {r.id for r in recent}
+        chargebacks = _with_status(self.session, _RECORDS.c.shop_id == self.shop_id, _RECORDS.c.kind == Kind.CHARGEBACK.value)
+        return recent + [r for r in chargebacks if r.id not in seen]
 
     def sums_since(self, since) -> list[tuple[str, str, bool, int]]:
         """``(currency, kind, clawback, sum in minor units)`` of the records written since ``since``."""

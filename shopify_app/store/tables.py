@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 # 64-bit ids on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the auto-increasing rowid.
@@ -88,8 +88,11 @@ class LedgerRecord(SQLModel, table=True):
     __tablename__ = "ledger_records"
     __table_args__ = (
         UniqueConstraint("shop_id", "order_id", "event_key", "line_item_id", name="uq_record_identity"),
-        Index("ix_records_shop_affiliate", "shop_id", "affiliate"),
+        Index("ix_records_shop_affiliate_id", "shop_id", "affiliate", "id"),  # an affiliate's records, newest first
         Index("ix_records_shop_order", "shop_id", "order_id"),
+        Index("ix_records_shop_occurred", "shop_id", "occurred_at"),  # the risk window
+        Index("ix_records_shop_chargebacks", "shop_id", postgresql_where=text("kind = 'chargeback'"),
+              sqlite_where=text("kind = 'chargeback'")),
     )
     id: int | None = Field(default=None, sa_column=Column(ID, primary_key=True, autoincrement=True))
     shop_id: int = Field(foreign_key="shops.id")

@@ -65,6 +65,12 @@ def _page_number() -> int:
         return 1
 
 
+def _before() -> int | None:
+    """The keyset cursor of an older page of records (a record id); None: the newest page."""
+    raw = request.args.get("before", "")
+    return int(raw) if raw.isdigit() and len(raw) <= 19 else None
+
+
 def _who() -> str:
     token = g.visitor.token
     return token.user_id if token is not None and token.user_id else "dev"
@@ -139,7 +145,7 @@ def affiliate_add():
 
 def _affiliate_page(session, shop: Shop, code: str, form: dict | None = None, errors: dict | None = None, status: int = 200) -> Response:
     affiliate = affiliates.find(session, shop, code)
-    listing = affiliates.history(session, shop, affiliate, _page_number())
+    listing = affiliates.history(session, shop, affiliate, _before())
     balances = [b for b in ledger.balances(session, shop) if b.affiliate == affiliate.code]
     values = form or {"rate_percent": affiliate.rate_percent or "", "approval_delay_days": "" if affiliate.approval_delay_days is None else str(affiliate.approval_delay_days)}
     return _page("affiliate.html", affiliate.code, "/affiliates", status, affiliate=affiliate, history=listing, balances=balances,
