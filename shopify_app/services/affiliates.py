@@ -72,15 +72,14 @@ class History:
 def history(session: Session, shop: Shop, affiliate: Affiliate, before: int | None) -> History:
     """A page of the affiliate's records older than record ``before`` (None: the newest),
     newest first, each with the affiliate's net after it. Keyset pages and the running totals
-    keep it one index range whatever the affiliate's size; only an older page sums the
-    records newer than it."""
+    keep the newest page one index range whatever the affiliate's size; an older page also
+    sums the shorter side of the records around it (``affiliate_net_upto``)."""
     store = LedgerStore(session, shop.id)
     total, nets = store.affiliate_totals(affiliate.code)
     records = store.affiliate_records(affiliate.code, before, PER_PAGE + 1)
     more, records = len(records) > PER_PAGE, records[:PER_PAGE]
     if before is not None and records:
-        newer = store.affiliate_sums_after(affiliate.code, records[0].id)
-        nets = {currency: net - newer.get(currency, 0) for currency, net in nets.items()}
+        nets = store.affiliate_net_upto(affiliate.code, records[0].id)
     lines = []
     for record in records:
         lines.append(Line(record, nets.get(record.currency, 0)))

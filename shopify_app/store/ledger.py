@@ -144,14 +144,21 @@ class LedgerStore:
             count += int(records)
         return count, nets
 
-    def affiliate_sums_after(self, affiliate: str, record_id: int) -> dict[str, int]:
-        """The affiliate's net per currency over its records newer than ``record_id``."""
+    def affiliate_net_upto(self, affiliate: str, record_id: int) -> dict[str, int]:
+        """The affiliate's net per currency over its records up to ``record_id``, summing
+        whichever side of it is shorter (by id span): the older records, or the total less the
+        newer ones, so the oldest page is as cheap as the newest."""
+        where = (_RECORDS.c.shop_id == self.shop_id, _RECORDS.c.affiliate == affiliate)
+        lowest, highest = self.session.execute(select(func.min(_RECORDS.c.id), func.max(_RECORDS.c.id)).where(*where)).one()
+        older = lowest is None or record_id - lowest <= highest - record_id
+        side = _RECORDS.c.id <= record_id if older else _RECORDS.c.id > record_id
         rows = self.session.execute(
-            select(_RECORDS.c.currency, func.sum(_RECORDS.c.amount_minor))
-            .where(_RECORDS.c.shop_id == self.shop_id, _RECORDS.c.affiliate == affiliate, _RECORDS.c.id > record_id)
-            .group_by(_RECORDS.c.currency)
-        )
-        return {currency: int(total) for currency, total in rows}
+            select(_RECORDS.c.currency, func.sum(_RECORDS.c.amount_minor)).where(*where, side).group_by(_RECORDS.c.currency))
+        sums = {currency: int(total) for currency, total in rows}
+        if older:
+            return sums
+        _, nets = self.affiliate_totals(affiliate)
+        return {currency: net - sums.get(currency, 0) for currency, net in nets.items()}
 
     def risk_records(self, since: datetime) -> list[Record]:
         """What affiliate risk reads (``policy.risk``): the records whose events happened since
