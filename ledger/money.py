@@ -74,7 +74,7 @@ def to_decimal(value: object) -> Decimal:
         except InvalidOperation as exc:
             raise MoneyError(f"not a decimal amount: {_shown(value)}") from exc
     else:
-        raise MoneyError(f"not a money value: {value!r}")
+        raise MoneyError(f"not a money value: {_shown(value)}")
     if not result.is_finite():
         raise MoneyError(f"not a finite amount: {_shown(value)}")
     if result.adjusted() > MAX_ADJUSTED_EXPONENT or int(result.as_tuple().exponent) < MIN_EXPONENT:
@@ -117,8 +117,8 @@ class Money:
     def of(cls, value: object, currency: str) -> Money:
         """Exact amount from a decimal value; refuses values finer than the minor unit."""
         amount = to_decimal(value)
-        scaled = amount.scaleb(minor_digits(currency))
-        if scaled != scaled.to_integral_value():
+        scaled = Fraction(amount) * 10 ** minor_digits(currency)  # exact: Decimal arithmetic would round at 28 digits
+        if scaled.denominator != 1:
             raise MoneyError(f"{amount} {currency} has more than {minor_digits(currency)} decimals")
         return cls(int(scaled), currency)
 
@@ -166,9 +166,6 @@ class Money:
     def __le__(self, other: Money) -> bool:
         self._same(other)
         return self.minor <= other.minor
-
-    def is_zero(self) -> bool:
-        return self.minor == 0
 
 
 def percent_of(rate_percent: Decimal, value_minor: Fraction | int, currency: str) -> Money:

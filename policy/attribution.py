@@ -35,18 +35,25 @@ def _landing_ref(landing_site: str | None) -> str | None:
     return values[0] if values else None
 
 
-def attribute(order: Clues, affiliates: Iterable[Candidate]) -> tuple[Candidate | None, str]:
-    """The affiliate the order belongs to (or None) and a one-line why."""
-    by_code = {a.code.casefold(): a for a in affiliates}
-    found = None
-    for how, code in [
+def _claims(order: Clues) -> list[tuple[str, str]]:
+    """``(how, code key)`` of each code the order carries, in priority order."""
+    found = [
         *(("discount code", c) for c in order.discount_codes),
         ("ref attribute", order.ref_attribute),
         ("landing site ref", _landing_ref(order.landing_site)),
-    ]:
-        if code and code.strip().casefold() in by_code:
-            found = (by_code[code.strip().casefold()], how)
-            break
+    ]
+    return [(how, code.strip().casefold()) for how, code in found if code and code.strip()]
+
+
+def code_keys(order: Clues) -> set[str]:
+    """The code keys the order could be attributed by: the only affiliates worth loading."""
+    return {key for _, key in _claims(order)}
+
+
+def attribute(order: Clues, affiliates: Iterable[Candidate]) -> tuple[Candidate | None, str]:
+    """The affiliate the order belongs to (or None) and a one-line why."""
+    by_code = {a.code.casefold(): a for a in affiliates}
+    found = next(((by_code[key], how) for how, key in _claims(order) if key in by_code), None)
     if found is None:
         return None, "no affiliate code on the order"
     candidate, how = found

@@ -25,6 +25,7 @@ from ledger.records import Draft, Kind, Record, Status
 from policy.errors import EventRefused
 from policy.facts import OrderFacts
 from policy.events import (
+    FINAL_DISPUTE_STATUSES,
     DisputeChanged,
     ExchangeProcessed,
     Event,
@@ -277,7 +278,8 @@ def _record(
         return _decide(facts, event), Effect.APPLIED, ()
     if isinstance(event, DisputeChanged):
         known = facts.dispute(event.dispute_id)
-        if known is not None and known.status in {"won", "lost"} and event.status in {"won", "lost"} and known.status != event.status:
+        final = FINAL_DISPUTE_STATUSES
+        if known is not None and known.status in final and event.status in final and known.status != event.status:
             raise IdempotencyConflict(f"dispute:{event.dispute_id}", f"already {known.status}, now {event.status}")
         if known is not None and known.rank >= event.rank:
             return facts, Effect.IGNORED, ()  # older news, or the same stage again

@@ -13,9 +13,11 @@ in the window. Chargebacks need no such floor: each one is a dispute the merchan
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Iterable
 
 from ledger.records import Kind, Record
@@ -31,6 +33,12 @@ class Risk:
     orders: int  # referred orders in the window
     chargebacks: int
     flagged: bool
+
+
+def _shown(rate: Fraction) -> Decimal:
+    """The rate to two decimals, rounded down: the flag compares the exact rate, and a shown
+    rate never overstates it (29.995 % shows as 29.99 %, and does not flag at 30 %)."""
+    return Decimal(math.floor(rate * 100)).scaleb(-2)
 
 
 def affiliate_risk(records: Iterable[Record], as_of: datetime, settings: Settings, affiliates: Iterable[str] = ()) -> dict[str, Risk]:
@@ -55,14 +63,16 @@ def affiliate_risk(records: Iterable[Record], as_of: datetime, settings: Setting
             refunded[record.affiliate] = refunded.get(record.affiliate, 0) - record.base.minor
     result = {}
     for affiliate, value in referred.items():
-        rate = (Decimal(refunded.get(affiliate, 0) * 100) / value).quantize(Decimal("0.01")) if value else Decimal(0)
+        exact = Fraction(refunded.get(affiliate, 0) * 100, value) if value else None
         count = len(orders.get(affiliate, ()))
         chargebacks = len(disputes.get(affiliate, ()))
         refund_flag = (
             settings.refund_rate_threshold_percent > 0
             and count >= settings.refund_rate_minimum_orders
-            and rate >= settings.refund_rate_threshold_percent
+            and exact is not None
+            and exact >= Fraction(settings.refund_rate_threshold_percent)
         )
+        rate = _shown(exact) if exact is not None else Decimal(0)
         chargeback_flag = settings.chargeback_threshold > 0 and chargebacks >= settings.chargeback_threshold
         result[affiliate] = Risk(affiliate, rate, count, chargebacks, refund_flag or chargeback_flag)
     return result

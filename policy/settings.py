@@ -64,8 +64,10 @@ class Settings:
         return replace(self, **{key: parse(key, raw, currency) for key, raw in assignments.items()})
 
     @classmethod
-    def from_strings(cls, stored: Mapping[str, str], currency: str | None = None) -> Settings:
-        return cls().updated({k: v for k, v in stored.items() if k in _FIELDS}, currency)
+    def from_strings(cls, stored: Mapping[str, str]) -> Settings:
+        """Settings as stored (unknown keys dropped); stored money values were checked against
+        the shop's currency when saved, so they load without it."""
+        return cls().updated({k: v for k, v in stored.items() if k in _FIELDS})
 
 
 _FIELDS = {f.name: f for f in fields(Settings)}
@@ -74,7 +76,7 @@ _FIELDS = {f.name: f for f in fields(Settings)}
 @dataclass(frozen=True)
 class _Limit:
     maximum: int
-    decimals: int = 0  # decimal places allowed; for money, None means "the currency's"
+    decimals: int = 0  # decimal places allowed; for money, the currency's when the shop's is known
     money: bool = False
 
 

@@ -26,7 +26,7 @@ def seeded(database, deliveries: list[tuple[str, dict]]) -> None:
     now = datetime.now(timezone.utc)
     with database.transaction() as session:
         shop = registry.add_shop(session, SHOP, now, currency="USD")
-        for code in ("ANNA", "BEN", "CARA"):  # CARA never refers anything
+        for code in ("ANNA", "BEN", "CARA", "DANA"):  # CARA never refers anything
             registry.add_affiliate(session, shop, code, f"{code.lower()}@aff.example", now, "10")
         registry.update_settings(session, shop, {"chargeback_threshold": "2", "refund_rate_minimum_orders": "2"})
     enqueue(database, deliveries, domain=SHOP)
@@ -72,12 +72,15 @@ def test_risk_from_the_window_and_the_chargebacks_equals_risk_from_every_record(
     now = datetime.now(timezone.utc)
     deliveries = []
     for n, (code, age, refunded) in enumerate([("ANNA", 200, True), ("ANNA", 150, True), ("ANNA", 40, True), ("ANNA", 20, False),
-                                               ("BEN", 300, True), ("BEN", 10, False), ("BEN", 5, True)]):
+                                               ("BEN", 300, True), ("BEN", 10, False), ("BEN", 5, True),
+                                               # DANA's first order is older than the window, its refund inside it
+                                               ("DANA", 100, True), ("DANA", 30, True), ("DANA", 20, False)]):
         order_id = 8000 + n
         deliveries.append(("orders/paid", samples.order(order_id, [(order_id * 10, "100.00", 1)], code=code, created_at=ago(age, now))))
         if refunded:
+            refund_age = 80 if age == 100 else age - 2
             deliveries.append(("refunds/create", samples.refund(9000 + n, order_id, [(order_id * 10, 1, "40.00")],
-                                                                created_at=ago(age - 2, now))))
+                                                                created_at=ago(refund_age, now))))
     # ANNA's chargebacks: one long before the window, one inside it; both count.
     deliveries += [("disputes/create", samples.dispute(501, 8000, "needs_response", amount="100.00", initiated_at=ago(190, now))),
                    ("disputes/create", samples.dispute(502, 8003, "needs_response", amount="100.00", initiated_at=ago(15, now)))]
@@ -93,4 +96,5 @@ def test_risk_from_the_window_and_the_chargebacks_equals_risk_from_every_record(
     assert stored["ANNA"] == (True, "20.00", 2, 2)  # 40 of 200 refunded in the window; 2 chargebacks reach the threshold
     assert stored["BEN"] == (False, "20.00", 2, 0)
     assert stored["CARA"] == (False, "0", 0, 0)
-    assert flagged == ["ANNA"]
+    assert stored["DANA"] == (True, "40.00", 2, 0)  # 80 refunded in the window (one of an older order) of 200 referred in it
+    assert flagged == ["ANNA", "DANA"]

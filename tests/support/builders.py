@@ -66,9 +66,10 @@ def order(
 
 def refund(
     refund_id: str, order_id: str = "1001", *lines: tuple, discrepancy: str = "0", shipping: str = "0", at: datetime = T0,
-    currency: str | None = None,
+    currency: str | None = None, return_id: str | None = None,
 ) -> RefundCreated:
-    """``lines`` are ``(line_id, quantity, subtotal[, tax])``; subtotal None pro-rates."""
+    """``lines`` are ``(line_id, quantity, subtotal[, tax])``; subtotal None pro-rates;
+    ``return_id`` names the return the refund settles."""
     return RefundCreated(
         refund_id=refund_id,
         order_id=order_id,
@@ -79,6 +80,7 @@ def refund(
         discrepancy=D(discrepancy),
         shipping=D(shipping),
         currency=currency,
+        return_id=return_id,
     )
 
 

@@ -99,7 +99,9 @@ def test_exact_to_and_from_minor_units(value: object, currency: str, minor: int,
     assert money.amount == Decimal(text)
 
 
-@pytest.mark.parametrize(("value", "currency"), [("0.001", "EUR"), ("1.5", "JPY"), ("1.2345", "KWD"), ("-0.005", "USD")])
+@pytest.mark.parametrize(("value", "currency"), [("0.001", "EUR"), ("1.5", "JPY"), ("1.2345", "KWD"), ("-0.005", "USD"),
+                                                  # more digits than Decimal's 28: the last one must not be rounded away
+                                                  ("1000000000000000000.000000000000000001", "USD")])
 def test_too_many_decimals_are_refused(value: str, currency: str) -> None:
     with pytest.raises(MoneyError, match="decimals"):
         Money.of(value, currency)

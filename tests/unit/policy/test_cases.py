@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ledger.errors import IdempotencyConflict
 from ledger.money import Money, allocate, percent_of
 from ledger.records import Kind, Status
-from policy.attribution import Candidate, Clues, attribute
+from policy.attribution import Candidate, Clues, attribute, code_keys
 from policy.engine import Effect
 from policy.errors import EventRefused
 from policy.settings import AmountOnlyRefunds, DelayStarts, Settings, SettingError, parse
@@ -631,6 +631,15 @@ AFFILIATES = [Candidate("ANNA", "anna@example.com"), Candidate("BEN", "ben@examp
 def test_attribution(signals: Clues, code: str | None, why: str) -> None:
     found, reason = attribute(signals, AFFILIATES)
     assert (found.code if found else None, reason) == (code, why)
+    # The affiliates the order's codes name are all attribution needs (the store loads only those).
+    named = [a for a in AFFILIATES if a.code.casefold() in code_keys(signals)]
+    assert attribute(signals, named) == (found, reason)
+
+
+def test_the_code_keys_of_an_order_are_its_codes_case_folded() -> None:
+    clues = Clues(discount_codes=[" Summer10 ", ""], ref_attribute="Ben", landing_site="/x?ref=ANNA&utm=1")
+    assert code_keys(clues) == {"summer10", "ben", "anna"}
+    assert code_keys(Clues(landing_site="/products/hat")) == set()
 
 
 # -- settings -------------------------------------------------------------------------------

@@ -30,8 +30,12 @@ def test_each_setting_changes_its_own_sentence() -> None:
         "amount_only_refunds": ("review", "is reviewed by the merchant before any change"),
         "exchange_upgrades": ("ignore", "For a higher value: no change."),
         "chargeback_threshold": ("0", "refund rate of 30% or more over at least 10 orders in 90 days are held 30 days longer"),
+        "refund_rate_threshold_percent": ("25", "a refund rate of 25% or more"),
+        "refund_rate_minimum_orders": ("20", "over at least 20 orders in 90 days"),
+        "flagged_extra_delay_days": ("14", "are held 14 days longer"),
     }
-    for key, (value, words) in changed.items():
+    cases = [*changed.items(), ("amount_only_refunds", ("ignore", "does not change the commission"))]
+    for key, (value, words) in cases:
         lines = clause(**{key: value})
         differing = [line for line in lines if line not in default]
         assert len(differing) == 1 and words in differing[0], (key, differing)

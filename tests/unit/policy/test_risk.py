@@ -66,3 +66,14 @@ def test_a_first_refund_does_not_flag_with_the_default_minimum() -> None:
     shop.deliver(refund("r1", "1", ("a", 1, "50.00")), days(1))
     [risk] = affiliate_risk(shop.records(), days(2), settings).values()
     assert (risk.refund_rate_percent, risk.flagged) == (Decimal("50.00"), False)
+
+
+def test_the_flag_compares_the_exact_rate_and_the_shown_rate_never_overstates_it() -> None:
+    """5,999 refunded of 20,000 is 29.995 %: below a 30 % threshold, shown as 29.99 %."""
+    settings = Settings(refund_rate_threshold_percent=Decimal(30), refund_rate_minimum_orders=2, chargeback_threshold=0)
+    shop = ShopModel(settings)
+    shop.deliver(order("1", line("a", "100.00"), rate="10"), days(0))
+    shop.deliver(order("2", line("a", "100.00"), rate="10"), days(0))
+    shop.deliver(refund("r1", "1", ("a", 1, "59.99")), days(5))
+    [signal] = affiliate_risk(shop.records(), days(10), settings).values()
+    assert (signal.refund_rate_percent, signal.flagged) == (Decimal("29.99"), False)
