@@ -102,7 +102,7 @@ query ClawbackRefund($id: ID!, $linesAfter: String, $adjustmentsAfter: String, $
     }}
     orderAdjustments(first: {ADJUSTMENT_PAGE}, after: $adjustmentsAfter) {{
       {_PAGE_INFO}
-      nodes {{ reason amountSet {{ {_MONEY} }} }}
+      nodes {{ amountSet {{ {_MONEY} }} }}
     }}
     refundShippingLines(first: {ADJUSTMENT_PAGE}, after: $shippingAfter) {{
       {_PAGE_INFO}
@@ -411,6 +411,7 @@ def _messages(errors: Any) -> str:
     items = errors if isinstance(errors, list) else [errors]
     first = items[0] if items else errors
     text = first.get("message") if isinstance(first, dict) else first
-    code = _codes(items)[0] if _codes(items) else ""
+    codes = _codes(items)
+    code = codes[0] if codes else ""
     line = " ".join(str(text).split())[:200] + (f" [{code}]" if code else "")
     return line + (f" (and {len(items) - 1} more)" if len(items) > 1 else "")

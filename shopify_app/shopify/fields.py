@@ -43,6 +43,10 @@ CODE_CHARS = 255  # discount codes, statuses, kinds, currency codes, scopes, dom
 EMAIL_CHARS = 320  # RFC 5321: 64 + @ + 255
 TITLE_CHARS = 1_000  # titles and names
 LONG_TEXT_CHARS = 10_000  # URLs and note attribute values
+MAX_LINE_VALUE = Decimal(10**12)
+"""A line worth a trillion is no real order, nor is a refund, discount or tax totalling that
+much: the limit keeps every minor-unit amount (KWD has 3 decimals) far inside the ledger's
+64-bit integer columns and ``ledger.money``'s bounds, so no snapshot fails there later."""
 
 FIELD_ERROR = "shopify_field"
 """The pydantic error type of :func:`field_error`; its context carries the path below."""
@@ -148,6 +152,19 @@ def _amount(value: Any) -> Decimal:
 
 
 Amount = Annotated[Decimal, BeforeValidator(_amount)]
+
+
+def real_value(loc: Loc, what: str, value: Decimal) -> Decimal:
+    """``value`` when a real order can hold it, else refused naming ``loc``. Each amount is
+    bounded alone, but a price times a quantity, or the sum of 10,000 amounts, is not."""
+    if abs(value) >= MAX_LINE_VALUE:
+        raise field_error(loc, f"{what} {value} is beyond any real order (limit {MAX_LINE_VALUE})")
+    return value
+
+
+def real_total(loc: Loc, amounts: Iterable[Decimal]) -> Decimal:
+    """The sum of ``amounts`` (the items of the list at ``loc``), refused by :func:`real_value`."""
+    return real_value(loc, "total", sum(amounts, Decimal(0)))
 
 
 def _count(minimum: int) -> Callable[[Any], int]:
@@ -328,3 +345,17 @@ def currencies(fields: Iterable[tuple[Loc, MoneyItem, str]]) -> Iterator[tuple[L
         found = item.currency_of(field)
         if found is not None:
             yield loc + found[0], found[1]
+
+
+def one_currency(found: Iterable[tuple[Loc, str]], expected: tuple[str, str] | None = None) -> str | None:
+    """The one currency of ``found`` (``(path, code)`` pairs), None when it names none; a
+    second one is refused, naming its path: two currencies would make every sum meaningless.
+    ``expected`` is ``(code, what it is)`` when the currency is known beforehand (the
+    order's); else the first one found is the expected one."""
+    first = expected
+    for loc, code in found:
+        if first is None:
+            first = code, f"the currency of {dotted(loc)}"
+        elif code != first[0]:
+            raise field_error(loc, f"{show(code)} is not {first[0]!r}, {first[1]}")
+    return None if first is None else first[0]

@@ -23,6 +23,7 @@ from pydantic.alias_generators import to_camel
 
 from policy.attribution import Clues
 from policy.events import RefundCreated, RefundLine, SaleLine
+from shopify_app.shopify import models
 from shopify_app.shopify.errors import PayloadError
 from shopify_app.shopify.fields import (
     Amount,
@@ -41,23 +42,23 @@ from shopify_app.shopify.fields import (
     Quantity,
     ShopifyId,
     Timestamp,
-    dotted,
     either,
     field_error,
-    show,
+    one_currency,
+    real_total,
+    real_value,
     shopify_id,
 )
-from shopify_app.shopify.models import MAX_LINE_VALUE
-from shopify_app.shopify.parse import _located
+from shopify_app.shopify.parse import refusal
 from shopify_app.shopify.snapshots import OrderSnapshot, ReturnSnapshot
 
 __all__ = ["order_snapshot", "return_snapshot"]
 
 T = TypeVar("T")
 
-PAID_STATUSES = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED"})
-"""``displayFinancialStatus`` values that show an order paid (the webhook path's
-``paid``/``partially_refunded``/``refunded``)."""
+PAID_STATUSES = frozenset(status.upper() for status in models.PAID_STATUSES)
+"""``displayFinancialStatus`` values that show an order paid: the webhook path's, as the
+GraphQL enum spells them."""
 
 
 class Node(Model):
@@ -88,21 +89,9 @@ class MoneyBag(Node):
 
 
 def _currencies(bags: Iterator[tuple[Loc, MoneyBag]]) -> Iterator[tuple[Loc, str]]:
+    """Each bag's currency, with the full path of its ``currencyCode``."""
     for loc, bag in bags:
         yield (*loc, "shopMoney", "currencyCode"), bag.shop_money.currency_code
-
-
-def _one_currency(bags: Iterator[tuple[Loc, MoneyBag]], expected: str | None = None) -> str | None:
-    """The one currency of ``bags`` (``expected`` when given); a second one is refused,
-    naming its path: two currencies would make every sum meaningless."""
-    first: tuple[Loc, str] | None = None if expected is None else ((), expected)
-    for loc, code in _currencies(bags):
-        if first is None:
-            first = loc, code
-        elif code != first[1]:
-            where = f"the currency of {dotted(first[0])}" if first[0] else "the order currency"
-            raise field_error(loc, f"{show(code)} is not {first[1]!r}, {where}")
-    return None if first is None else first[1]
 
 
 # -- orders ----------------------------------------------------------------------------------
@@ -128,11 +117,17 @@ class LineItem(Node):
     tax_lines: Array[TaxLine]
 
     @model_validator(mode="after")
-    def _real_value(self) -> LineItem:
-        value = self.original_unit_price_set.shop_money.amount * self.quantity
-        if abs(value) >= MAX_LINE_VALUE:
-            raise field_error((), f"unit price x quantity {value} is beyond any real order (limit {MAX_LINE_VALUE})")
+    def _check(self) -> LineItem:
+        real_value((), "unit price x quantity", self.original_unit_price_set.shop_money.amount * self.quantity)
+        self.discount()
+        self.tax()
         return self
+
+    def discount(self) -> Decimal:
+        return real_total(("discountAllocations",), (a.allocated_amount_set.shop_money.amount for a in self.discount_allocations))
+
+    def tax(self) -> Decimal:
+        return real_total(("taxLines",), (t.price_set.shop_money.amount for t in self.tax_lines))
 
     def money(self) -> Iterator[tuple[Loc, MoneyBag]]:
         yield ("originalUnitPriceSet",), self.original_unit_price_set
@@ -146,8 +141,8 @@ class LineItem(Node):
             line_item_id=self.id,
             quantity=self.quantity,
             unit_price=self.original_unit_price_set.shop_money.amount,
-            discount=sum((a.allocated_amount_set.shop_money.amount for a in self.discount_allocations), Decimal(0)),
-            tax=sum((t.price_set.shop_money.amount for t in self.tax_lines), Decimal(0)),
+            discount=self.discount(),
+            tax=self.tax(),
             title=self.title or self.name or "",
             product_id=None if self.product is None else self.product.id,
             gift_card=self.is_gift_card,
@@ -216,13 +211,23 @@ class Refund(Node):
     def _check(self) -> Refund:
         self.occurred_at()
         self.currency()
+        self.discrepancy()
+        self.shipping()
         return self
 
     def occurred_at(self) -> datetime:
         return either(self, "created_at", "updated_at")
 
     def currency(self) -> str | None:
-        return _one_currency(self.money())
+        return one_currency(_currencies(self.money()))
+
+    def discrepancy(self) -> Decimal:
+        """The order adjustments, as Shopify signs them."""
+        return real_total(("orderAdjustments", "nodes"), (a.amount_set.shop_money.amount for a in self.order_adjustments.nodes))
+
+    def shipping(self) -> Decimal:
+        return real_total(("refundShippingLines", "nodes"),
+                          (s.subtotal_amount_set.shop_money.amount for s in self.refund_shipping_lines.nodes))
 
     def money(self) -> Iterator[tuple[Loc, MoneyBag]]:
         for index, line in enumerate(self.refund_line_items.nodes):
@@ -250,8 +255,8 @@ class Refund(Node):
                 for line in self.refund_line_items.nodes
             ),
             created_at=self.occurred_at(),
-            discrepancy=sum((a.amount_set.shop_money.amount for a in self.order_adjustments.nodes), Decimal(0)),
-            shipping=sum((s.subtotal_amount_set.shop_money.amount for s in self.refund_shipping_lines.nodes), Decimal(0)),
+            discrepancy=self.discrepancy(),
+            shipping=self.shipping(),
             currency=self.currency(),
             return_id=self.return_.id if self.return_ is not None else None,
         )
@@ -279,8 +284,9 @@ class Order(Node):
     @model_validator(mode="after")
     def _check(self) -> Order:
         self.occurred_at()
-        for index, line in enumerate(self.line_items.nodes):
-            _one_currency(((("lineItems", "nodes", index, *loc), bag) for loc, bag in line.money()), self.currency_code)
+        one_currency(_currencies((("lineItems", "nodes", index, *loc), bag)
+                                 for index, line in enumerate(self.line_items.nodes) for loc, bag in line.money()),
+                     (self.currency_code, "the order currency"))
         for index, refund in enumerate(self.refunds):
             if refund.order.id != self.id:
                 raise field_error(("refunds", index, "order", "id"), f"{refund.order.id} is not the expected order {self.id}")
@@ -380,7 +386,6 @@ class Return(Node):
             complete=len(returned) == len(self.return_line_items.nodes)
             and all(item.unprocessed_quantity == 0 for item in exchanges),
             occurred_at=self.closed_at,
-            exchange_line_count=len(exchanges),
         )
 
 
@@ -407,11 +412,8 @@ def _validate(model: type[ModelT], data: dict[str, Any], kind: str) -> ModelT:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        loc, reason = _located(exc.errors(include_url=False)[0])
         try:
             resource = f"{kind} {shopify_id(data.get('id'))}"
         except ValueError:
             resource = kind
-        more = exc.error_count() - 1
-        path = dotted(loc)
-        raise PayloadError(f"{resource}: {path + ': ' if path else ''}{reason}{f' (and {more} more)' if more else ''}") from None
+        raise PayloadError(refusal(resource, exc)) from None

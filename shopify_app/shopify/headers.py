@@ -31,7 +31,6 @@ WEBHOOK_ID = "X-Shopify-Webhook-Id"
 API_VERSION = "X-Shopify-API-Version"
 EVENT_ID = "X-Shopify-Event-Id"
 TRIGGERED_AT = "X-Shopify-Triggered-At"
-NAME = "X-Shopify-Name"
 
 # Shopify's own validator (shopify-app-js lib/webhooks/validate.ts) requires these, plus the HMAC.
 REQUIRED_HEADERS = (TOPIC, SHOP_DOMAIN, WEBHOOK_ID, API_VERSION)
@@ -55,7 +54,6 @@ class Envelope:
     api_version: str
     event_id: str | None = None
     triggered_at: str | None = None
-    name: str | None = None
 
 
 def _lowered(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -88,7 +86,7 @@ def parse_envelope(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> En
     missing = missing_headers(lowered)
     if missing:
         raise EnvelopeError(f"missing required headers: {', '.join(missing)}", missing)
-    values = {header: _value(lowered, header) for header in (*REQUIRED_HEADERS, EVENT_ID, TRIGGERED_AT, NAME)}
+    values = {header: _value(lowered, header) for header in (*REQUIRED_HEADERS, EVENT_ID, TRIGGERED_AT)}
     try:
         shop_domain = valid_shop_domain(values[SHOP_DOMAIN] or "")
     except InvalidShopDomain as exc:
@@ -100,7 +98,6 @@ def parse_envelope(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> En
         api_version=values[API_VERSION] or "",
         event_id=values[EVENT_ID],
         triggered_at=values[TRIGGERED_AT],
-        name=values[NAME],
     )
 
 

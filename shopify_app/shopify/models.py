@@ -6,8 +6,8 @@ Why models: Shopify's payloads are loose (amounts as strings here and JSON numbe
 shop and presentment money side by side, thin bodies, ids as numbers or gids). The atoms of
 ``fields.py`` hold each rule once; the models say where each field is, and the validators
 here hold the rules that span fields (shop money in the order's currency, an embedded refund
-of this order, one currency per refund). Once ``model_validate`` has passed, turning a model
-into its snapshot cannot fail.
+of this order, one currency per refund, sums a real order can hold). Once ``model_validate``
+has passed, turning a model into its snapshot cannot fail.
 
 Validate the Python objects of ``body.parse_json``, never JSON text: pydantic's JSON mode
 reads numbers through float.
@@ -46,11 +46,12 @@ from shopify_app.shopify.fields import (
     ShopifyId,
     Timestamp,
     currencies,
-    dotted,
     either,
     field_error,
+    one_currency,
     read_code,
-    show,
+    real_total,
+    real_value,
     shopify_id,
 )
 from shopify_app.shopify.snapshots import (
@@ -71,10 +72,6 @@ T = TypeVar("T")
 PAID_STATUSES = frozenset({"paid", "partially_refunded", "refunded"})
 """``financial_status`` values that show an order paid (interfaces.md, "Attribution")."""
 
-MAX_LINE_VALUE = Decimal(10**12)
-"""A line worth a trillion is no real order; the limit keeps every minor-unit amount (KWD has
-3 decimals) far inside the ledger's 64-bit integer columns."""
-
 
 class Payload(Model):
     """A top-level webhook body: one per handled topic kind."""
@@ -83,8 +80,9 @@ class Payload(Model):
         raise NotImplementedError
 
 
-class LineRef(Model):
-    """A reference to an order line (``line_item`` of a refund or return line)."""
+class Ref(Model):
+    """An object named by an id that may be null: the order line of a refund or return line,
+    the order of a return."""
 
     id: ShopifyId | None = None
 
@@ -118,11 +116,18 @@ class LineItem(MoneyItem):
     gift_card: Flag = False
 
     @model_validator(mode="after")
-    def _real_value(self) -> LineItem:
-        value = self.required_amount("price") * self.quantity
-        if abs(value) >= MAX_LINE_VALUE:
-            raise field_error((), f"price x quantity {value} is beyond any real order (limit {MAX_LINE_VALUE})")
+    def _check(self) -> LineItem:
+        real_value((), "price x quantity", self.required_amount("price") * self.quantity)
+        self.discount()
+        self.tax()
         return self
+
+    def discount(self) -> Decimal:
+        """The line's allocations, order-level ``across`` discounts included."""
+        return real_total(("discount_allocations",), (a.required_amount("amount") for a in self.discount_allocations))
+
+    def tax(self) -> Decimal:
+        return real_total(("tax_lines",), (t.required_amount("price") for t in self.tax_lines))
 
     def money(self) -> Iterator[tuple[Loc, MoneyItem, str]]:
         yield (), self, "price"
@@ -132,14 +137,14 @@ class LineItem(MoneyItem):
             yield ("tax_lines", index), tax, "price"
 
     def sale_line(self) -> SaleLine:
-        """``discount`` sums the line's allocations (order-level ``across`` discounts
-        included), ``tax`` its tax lines: the base formula needs no other field."""
+        """``discount`` sums the line's allocations, ``tax`` its tax lines: the base formula
+        needs no other field."""
         return SaleLine(
             line_item_id=self.id,
             quantity=self.quantity,
             unit_price=self.required_amount("price"),
-            discount=sum((a.required_amount("amount") for a in self.discount_allocations), Decimal(0)),
-            tax=sum((t.required_amount("price") for t in self.tax_lines), Decimal(0)),
+            discount=self.discount(),
+            tax=self.tax(),
             title=self.title or self.name or "",
             product_id=self.product_id,
             gift_card=self.gift_card,
@@ -181,7 +186,7 @@ class Fulfillment(Model):
 
 class RefundLineItem(MoneyItem):
     line_item_id: ShopifyId | None = None
-    line_item: LineRef | None = None
+    line_item: Ref | None = None
     quantity: Quantity
     subtotal: Amount | None = None
     subtotal_set: MoneySet | None = None
@@ -260,22 +265,30 @@ class OrderRefund(Model):
     @model_validator(mode="after")
     def _check(self) -> OrderRefund:
         self.occurred_at()
-        # A refund's amounts are in one currency; two would make every sum meaningless.
-        first: tuple[Loc, str] | None = None
-        for loc, code in currencies(self.money()):
-            if first is None:
-                first = loc, code
-            elif code != first[1]:
-                raise field_error(loc, f"{show(code)} is not {first[1]!r}, the currency of {dotted(first[0])}")
+        self.currency()
+        self.discrepancy()
+        self.shipping()
         return self
 
     def occurred_at(self) -> datetime:
         return either(self, "created_at", "processed_at")
 
     def currency(self) -> str | None:
-        """The currency the refund's shop money names (only one: see ``_check``), None
-        when it names none."""
-        return next((code for _, code in currencies(self.money())), None)
+        """The one currency the refund's shop money names, None when it names none."""
+        return one_currency(currencies(self.money()))
+
+    def discrepancy(self) -> Decimal:
+        """Shopify's sign kept (negative: refunded beyond the lines)."""
+        return real_total(("order_adjustments",),
+                          (a.required_amount("amount") for a in self.order_adjustments if a.is_discrepancy))
+
+    def shipping(self) -> Decimal:
+        """``refund_shipping_lines`` (API 2024-10+) plus ``shipping_refund`` adjustments
+        (older), which Shopify signs negative: the magnitude is kept, for the history only."""
+        adjusted = sum((abs(a.required_amount("amount")) for a in self.order_adjustments if a.kind == "shipping_refund"),
+                       Decimal(0))
+        lines = sum((s.required_amount("subtotal_amount") for s in self.refund_shipping_lines), Decimal(0))
+        return real_value(("refund_shipping_lines",), "total with the shipping_refund adjustments", adjusted + lines)
 
     def money(self) -> Iterator[tuple[Loc, MoneyItem, str]]:
         for index, line in enumerate(self.refund_line_items):
@@ -287,20 +300,13 @@ class OrderRefund(Model):
             yield ("refund_shipping_lines", index), shipping, "subtotal_amount"
 
     def event(self, order_id: str) -> RefundCreated:
-        """``discrepancy`` keeps Shopify's sign (negative: refunded beyond the lines).
-        Shipping is ``refund_shipping_lines`` (API 2024-10+) plus ``shipping_refund``
-        adjustments (older), which Shopify signs negative: the magnitude is kept, for the
-        history only. ``currency`` is the one its shop money names, if any."""
-        read = [a for a in self.order_adjustments if a.kind in a.READ_KINDS]
-        shipping = sum((abs(a.required_amount("amount")) for a in read if a.kind == "shipping_refund"), Decimal(0))
-        shipping += sum((s.required_amount("subtotal_amount") for s in self.refund_shipping_lines), Decimal(0))
         return RefundCreated(
             refund_id=self.id,
             order_id=self.order_id or order_id,
             lines=tuple(line.refund_line() for line in self.refund_line_items),
             created_at=self.occurred_at(),
-            discrepancy=sum((a.required_amount("amount") for a in read if a.is_discrepancy), Decimal(0)),
-            shipping=shipping,
+            discrepancy=self.discrepancy(),
+            shipping=self.shipping(),
             currency=self.currency(),
             return_id=self.return_.id if self.return_ is not None else None,
         )
@@ -341,12 +347,11 @@ class Order(Payload):
     @model_validator(mode="after")
     def _check(self) -> Order:
         self.occurred_at()
-        for index, line in enumerate(self.line_items):
-            # Shop money in another currency than the order's would mean the shop currency
-            # is not what we think, and every amount would be wrong.
-            for loc, code in currencies(line.money()):
-                if code != self.currency:
-                    raise field_error(("line_items", index, *loc), f"{show(code)} is not the shop currency {self.currency!r}")
+        # Shop money in another currency than the order's would mean the shop currency is
+        # not what we think, and every amount would be wrong.
+        one_currency(((("line_items", index, *loc), code)
+                      for index, line in enumerate(self.line_items) for loc, code in currencies(line.money())),
+                     (self.currency, "the shop currency"))
         for index, refund in enumerate(self.refunds):
             if refund.order_id is not None and refund.order_id != self.id:
                 raise field_error(("refunds", index, "order_id"), f"{refund.order_id} is not the expected order {self.id}")
@@ -480,14 +485,14 @@ class OrderEditBody(Payload):
 
 
 class FulfillmentLineItem(Model):
-    line_item: LineRef | None = None
+    line_item: Ref | None = None
 
 
 class ReturnLineItem(Model):
     """A returned line; the order line it returns is ``line_item``, ``line_item_id`` or the
     ``fulfillment_line_item``'s ``line_item``, whichever the body has."""
 
-    line_item: LineRef | None = None
+    line_item: Ref | None = None
     line_item_id: ShopifyId | None = None
     fulfillment_line_item: FulfillmentLineItem | None = None
     quantity: PositiveQuantity
@@ -534,10 +539,6 @@ class ExchangeLineItem(Model):
         return self.line_item.id, quantity
 
 
-class ReturnOrder(Model):
-    id: ShopifyId | None = None
-
-
 def _listed(value: Any) -> Any:
     """returns/update sends ``return_line_items`` as a delta (``{"removals": [...]}``),
     not the lines: read it, like a null, as "lines not listed"."""
@@ -554,7 +555,7 @@ class Return(Payload):
     id: ShopifyId | None = None
     admin_graphql_api_id: ShopifyId | None = None  # returns/update has only the gid
     status: OptCode = None
-    order: ReturnOrder | None = None
+    order: Ref | None = None
     order_id: ShopifyId | None = None
     return_line_items: Listed[ReturnLineItem] = None
     exchange_line_items: Listed[ExchangeLineItem] = None
@@ -596,7 +597,6 @@ class Return(Payload):
             exchanged=tuple(exchanged),
             complete=complete,
             occurred_at=self.processed_at or self.closed_at or self.updated_at or self.created_at,
-            exchange_line_count=max(len(exchanges), self.total_exchange_line_items or 0),
         )
 
 

@@ -24,7 +24,7 @@ from shopify_app.shopify.models import MODELS, ids_of
 from shopify_app.shopify.snapshots import EditSnapshot, OrderSnapshot, ReturnSnapshot, Snapshot
 from shopify_app.shopify.topics import TOPICS, TopicKind
 
-__all__ = ["Parsed", "identify", "parse_delivery"]
+__all__ = ["Parsed", "identify", "parse_delivery", "refusal"]
 
 # Kinds about one business object of one order; the others concern the whole shop.
 _KEYED = frozenset({TopicKind.ORDER, TopicKind.REFUND, TopicKind.DISPUTE, TopicKind.EDIT, TopicKind.RETURN})
@@ -101,14 +101,19 @@ _OBJECT_ERRORS = frozenset({"model_type", "model_attributes_type", "dict_type"})
 
 
 def _message(topic: str, kind: TopicKind, body: dict[str, Any], exc: ValidationError) -> str:
-    """One line: the resource (with its id when readable), the path of the first error,
-    its reason, and how many more there are."""
-    loc, reason = _located(exc.errors(include_url=False)[0])
+    """:func:`refusal`, naming the resource with its id when readable, else the topic."""
     if kind in _KEYED:
         resource_id = ids_of(kind, body).resource
         resource = str(kind) if resource_id is None else f"{kind} {resource_id}"
     else:
         resource = topic
+    return refusal(resource, exc)
+
+
+def refusal(resource: str, exc: ValidationError) -> str:
+    """The one line a refused payload is told by, webhook or GraphQL alike: ``resource``,
+    the path of the first error, its reason, and how many more there are."""
+    loc, reason = _located(exc.errors(include_url=False)[0])
     path = dotted(loc)
     more = exc.error_count() - 1
     return f"{resource}: {path + ': ' if path else ''}{reason}{f' (and {more} more)' if more else ''}"

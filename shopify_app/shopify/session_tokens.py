@@ -8,9 +8,11 @@ query parameter), and token exchange sends the token itself to Shopify (``raw``)
 The checks are those of Shopify's ``shopifyapp`` 1.0.2 (``verify_app_home_req``) and Node
 library: HS256 only, 10 seconds of clock leeway, the current then the old secret, ``aud``
 equal to the api key. They are stricter where Shopify's docs ask for more than ``shopifyapp``
-checks: ``dest`` must be exactly ``https://NAME.myshopify.com``, ``iss`` that shop's
-``/admin``, and the claims the checks read must all be present (``shopifyapp`` accepts a token
-without ``exp``, which never expires).
+checks: ``dest`` must be exactly ``NAME.myshopify.com``, ``https://`` before it or not (no
+other host, port, path or upper case; the scheme is optional because ``shopifyapp`` takes a
+bare host as the shop, in ``verify_app_home_req`` and in its token-exchange check alike),
+``iss`` that shop's ``https://NAME.myshopify.com/admin``, and the claims the checks read must
+all be present (``shopifyapp`` accepts a token without ``exp``, which never expires).
 
 Two failures are told apart because the answer to the request differs (``app_home``):
 
@@ -31,6 +33,7 @@ import jwt
 
 from shopify_app.clock import utcnow
 from shopify_app.shopify.domains import InvalidShopDomain, valid_shop_domain
+from shopify_app.shopify.fields import show
 
 __all__ = [
     "ALGORITHM",
@@ -99,10 +102,10 @@ def verify_session_token(
     if missing:
         raise InvalidSessionClaims(f"session token lacks {', '.join(missing)}")
     if claims["aud"] != api_key:
-        raise InvalidSessionClaims(f"aud {_shown(claims['aud'])} is not this app's api key")
+        raise InvalidSessionClaims(f"aud {show(claims['aud'])} is not this app's api key")
     shop = _shop_of(claims["dest"])
     if claims["iss"] != f"{_HTTPS}{shop}/admin":
-        raise InvalidSessionClaims(f"iss {_shown(claims['iss'])} is not the admin of dest {shop}")
+        raise InvalidSessionClaims(f"iss {show(claims['iss'])} is not the admin of dest {shop}")
     return SessionToken(
         shop=shop,
         user_id=_optional_text(claims, "sub"),
@@ -126,9 +129,9 @@ def _signed_claims(token: str, keys: list[str]) -> dict[str, Any]:
             continue
         except jwt.InvalidAlgorithmError:
             alg = jwt.get_unverified_header(token).get("alg")
-            raise InvalidSessionToken(f"algorithm {_shown(alg)} refused (only {ALGORITHM})") from None
+            raise InvalidSessionToken(f"algorithm {show(alg)} refused (only {ALGORITHM})") from None
         except jwt.PyJWTError as exc:
-            raise InvalidSessionToken(f"malformed session token: {_shown(str(exc))}") from None
+            raise InvalidSessionToken(f"malformed session token: {show(str(exc))}") from None
     raise InvalidSessionToken("signature matches neither the current nor the old secret")
 
 
@@ -147,9 +150,9 @@ def _seconds(claims: dict[str, Any], name: str) -> int:
     """A time claim as whole UNIX seconds (truncated, as PyJWT does), within datetime's range."""
     value = claims[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidSessionToken(f"{name} is not a number: {_shown(value)}")
+        raise InvalidSessionToken(f"{name} is not a number: {show(value)}")
     if not 0 <= value <= _LAST_SECOND:
-        raise InvalidSessionToken(f"{name} out of range: {_shown(value)}")
+        raise InvalidSessionToken(f"{name} out of range: {show(value)}")
     return int(value)
 
 
@@ -158,25 +161,22 @@ def _instant(claims: dict[str, Any], name: str) -> datetime:
 
 
 def _shop_of(dest: Any) -> str:
-    """The shop ``dest`` names: ``https://NAME.myshopify.com`` with nothing to rewrite (no path,
-    port, upper case or space); any other host, however close, is not a shop."""
+    """The shop ``dest`` names: ``NAME.myshopify.com``, ``https://`` before it or not (Shopify
+    writes the scheme; ``shopifyapp`` takes the bare host too, see the module docstring), with
+    nothing to rewrite (no path, port, upper case or space); any other host, however close, is
+    not a shop."""
     host = dest.removeprefix(_HTTPS) if isinstance(dest, str) else ""
     try:
         if valid_shop_domain(host) == host:
             return host
     except InvalidShopDomain:
         pass
-    raise InvalidSessionClaims(f"dest {_shown(dest)} is not a shop (expected {_HTTPS}NAME.myshopify.com)")
+    raise InvalidSessionClaims(f"dest {show(dest)} is not a shop (expected {_HTTPS}NAME.myshopify.com)")
 
 
 def _optional_text(claims: dict[str, Any], name: str) -> str | None:
     value = claims.get(name)
     if value is None or isinstance(value, str):
         return value
-    raise InvalidSessionClaims(f"{name} is not a string: {_shown(value)}")
+    raise InvalidSessionClaims(f"{name} is not a string: {show(value)}")
 
-
-def _shown(value: Any) -> str:
-    """``repr(value)``, cut to a length a log line can carry."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."

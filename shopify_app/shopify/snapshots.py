@@ -64,7 +64,6 @@ class ReturnSnapshot:
     exchanged: tuple[tuple[str, int], ...]  # (new order line_item_id, quantity)
     complete: bool
     occurred_at: datetime | None = None
-    exchange_line_count: int = 0  # exchange lines listed or counted, priced or not
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ class FakeRefund:
     created_at: str
     updated_at: str
     lines: list[tuple[int, int, str, str]]  # (line id, quantity, subtotal, tax)
-    adjustments: list[tuple[str, str]]  # (reason, amount)
+    adjustments: list[tuple[str, str]]  # (reason, amount): the reason is not served, as nothing asks for it
     shipping: list[str]
     return_id: int | None = None  # the return this refund settles
 
@@ -529,7 +529,7 @@ class FakeShopify:
                 "lineItem": {"id": _gid("LineItem", line[0])}, "quantity": line[1],
                 "subtotalSet": _money(line[2], currency), "totalTaxSet": _money(line[3], currency)}),
             "orderAdjustments": _connection(refund.adjustments, ADJUSTMENT_PAGE, variables.get("adjustmentsAfter"), lambda a: {
-                "reason": a[0], "amountSet": _money(a[1], currency)}),
+                "amountSet": _money(a[1], currency)}),
             "refundShippingLines": _connection(refund.shipping, ADJUSTMENT_PAGE, variables.get("shippingAfter"), lambda s: {
                 "subtotalAmountSet": _money(s, currency)}),
         }}
