@@ -4,14 +4,18 @@ ledger, payouts, deliveries needing attention, and the refund-lag insight.
 Every route is ``@embedded`` (the shop is the verified session token's, or dev mode's
 ``?shop=``), reads and writes through ``services`` in one unit of work, and answers HTML.
 A change is a POST: embedded, a ``fetch`` with the session token; in dev mode, a form with its
-CSRF token (``ui.check_state_change``). An invalid form answers 422 with the page again, the
-message beside each field, and nothing saved; a valid one redirects (303) to the page with a
-notice, so a reload never posts twice.
+CSRF token (``@embedded`` checks either before the view runs). An invalid form answers 422
+with the page again, the message beside each field, and nothing saved; a valid one redirects
+(303) to the page with a notice, so a reload never posts twice. What a service cannot find
+(``NotFound``) is the 404 page with its message, for every route at once.
 """
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, abort, g, redirect, render_template, request
+from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from ledger.money import Money
 from policy.clause import refund_clause
@@ -23,9 +27,16 @@ from shopify_app.services.errors import InvalidInput, NotFound
 from shopify_app.store import shops
 from shopify_app.store.tables import Shop
 from shopify_app.web.embedded import embedded
-from shopify_app.web.ui import check_state_change, link, money
+from shopify_app.web.errors import problem_page
+from shopify_app.web.ui import link, money
 
 blueprint = Blueprint("admin", __name__)
+
+# The largest ids the columns hold (PostgreSQL's types; SQLite's integers are all 64-bit):
+# payouts' and deliveries' are INTEGER, records' BIGINT. A larger number in a URL is no row
+# (404, or the newest page for a cursor), not an overflow in the database.
+MAX_ID = 2**31 - 1
+MAX_RECORD_ID = 2**63 - 1
 
 NOTICES = {
     "saved": ("success", "Settings saved. They apply to orders from now on; past commissions keep their frozen rates and dates."),
@@ -38,6 +49,11 @@ NOTICES = {
     "rejected": ("success", "Rejected: the refunded amount does not change commissions; the decision is recorded."),
     "delay": ("success", "Approval delay changed. It applies to orders from now on."),
 }
+
+
+@blueprint.errorhandler(NotFound)
+def _not_found(error: NotFound):
+    return problem_page(HTTPNotFound(str(error)))
 
 
 def _shop(session) -> Shop:
@@ -66,14 +82,24 @@ def _page_number() -> int:
 
 
 def _before() -> int | None:
-    """The keyset cursor of an older page of records (a record id); None: the newest page."""
+    """The keyset cursor of an older page of records (a record id); None: the newest page,
+    also for a cursor that is no id (ASCII digits only, as ``str.isdigit`` would pass ``²``;
+    at most ``MAX_RECORD_ID``)."""
     raw = request.args.get("before", "")
-    return int(raw) if raw.isdigit() and len(raw) <= 19 else None
+    return int(raw) if re.fullmatch(r"[0-9]{1,19}", raw) and int(raw) <= MAX_RECORD_ID else None
 
 
 def _who() -> str:
+    """Who decides, for the record: the session token's user (``sub``), else its session
+    (``sid``), else nobody we could name, so no decision; "dev" only in dev mode, which has
+    no token."""
     token = g.visitor.token
-    return token.user_id if token is not None and token.user_id else "dev"
+    if token is None:
+        return "dev"
+    who = token.user_id or token.session_id
+    if not who:
+        abort(403, "decisions need a signed-in user")
+    return who
 
 
 # -- settings --------------------------------------------------------------------------------------
@@ -105,7 +131,6 @@ def settings_page():
 @blueprint.post("/settings")
 @embedded
 def settings_save():
-    check_state_change()
     form = {key: request.form.get(key, "") for key in Settings().as_strings()}
     with database().transaction() as session:
         shop = _shop(session)
@@ -130,7 +155,6 @@ def affiliates_page():
 @blueprint.post("/affiliates")
 @embedded
 def affiliate_add():
-    check_state_change()
     form = {key: request.form.get(key, "").strip() for key in ("code", "email", "rate_percent", "approval_delay_days")}
     with database().transaction() as session:
         shop = _shop(session)
@@ -157,27 +181,20 @@ def _affiliate_page(session, shop: Shop, code: str, form: dict | None = None, er
 def affiliate_page(code: str):
     with database().reading() as session:
         shop = _shop(session)
-        try:
-            return _affiliate_page(session, shop, code)
-        except NotFound as exc:
-            abort(404, str(exc))
+        return _affiliate_page(session, shop, code)
 
 
 @blueprint.post("/affiliates/<code>")
 @embedded
 def affiliate_edit(code: str):
-    check_state_change()
     form = {key: request.form.get(key, "") for key in ("rate_percent", "approval_delay_days")}
     with database().transaction() as session:
         shop = _shop(session)
-        try:
-            affiliate = affiliates.find(session, shop, code)
-        except NotFound as exc:
-            abort(404, str(exc))
+        affiliate = affiliates.find(session, shop, code)
         errors = affiliates.edit(session, shop, affiliate, form["rate_percent"], form["approval_delay_days"])
         if errors:
             return _affiliate_page(session, shop, code, form, errors, 422)
-    return _done(f"/affiliates/{code}", "edited")
+    return _done(f"/affiliates/{affiliate.code}", "edited")
 
 
 # -- one order -------------------------------------------------------------------------------------
@@ -188,10 +205,7 @@ def affiliate_edit(code: str):
 def order_page(order_id: str):
     with database().reading() as session:
         shop = _shop(session)
-        try:
-            view = ledger.order_view(session, shop, order_id)
-        except NotFound as exc:
-            abort(404, str(exc))
+        view = ledger.order_view(session, shop, order_id)
         return _page("order.html", f"Order {view.name}", "/affiliates", view=view, admin_url=f"https://{shop.domain}/admin/orders/{view.order_id}")
 
 
@@ -214,7 +228,6 @@ def payouts_page():
 @blueprint.post("/payouts")
 @embedded
 def payouts_run():
-    check_state_change()
     with database().transaction() as session:
         shop = _shop(session)
         try:
@@ -224,15 +237,12 @@ def payouts_run():
     return _done("/payouts", "paid" if made else "nothing-paid")
 
 
-@blueprint.get("/payouts/<int:payout_id>.csv")
+@blueprint.get(f"/payouts/<int(max={MAX_ID}):payout_id>.csv")
 @embedded
 def payout_csv(payout_id: int):
     with database().reading() as session:
         shop = _shop(session)
-        try:
-            name, text = payouts.as_csv(session, shop, payout_id)
-        except NotFound as exc:
-            abort(404, str(exc))
+        name, text = payouts.as_csv(session, shop, payout_id)
     return Response(text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
@@ -247,31 +257,24 @@ def attention_page():
         return _page("attention.html", "Needs attention", "/attention", items=attention.items(session, shop, utcnow(), config().parked_attention_hours))
 
 
-@blueprint.post("/attention/<int:delivery_id>/retry")
+@blueprint.post(f"/attention/<int(max={MAX_ID}):delivery_id>/retry")
 @embedded
 def attention_retry(delivery_id: int):
-    check_state_change()
     with database().transaction() as session:
-        try:
-            attention.retry(session, _shop(session), delivery_id, utcnow())
-        except NotFound as exc:
-            abort(404, str(exc))
+        attention.retry(session, _shop(session), delivery_id, utcnow())
     return _done("/attention", "retried")
 
 
-@blueprint.post("/attention/<int:delivery_id>/decide")
+@blueprint.post(f"/attention/<int(max={MAX_ID}):delivery_id>/decide")
 @embedded
 def attention_decide(delivery_id: int):
-    check_state_change()
     try:
         accepted = attention.parse_decision(request.form.get("decision", ""))
     except InvalidInput as exc:
         abort(400, str(exc))
+    who = _who()
     with database().transaction() as session:
-        try:
-            attention.decide(session, _shop(session), delivery_id, accepted, _who(), utcnow())
-        except NotFound as exc:
-            abort(404, str(exc))
+        attention.decide(session, _shop(session), delivery_id, accepted, who, utcnow())
     return _done("/attention", "accepted" if accepted else "rejected")
 
 
@@ -290,7 +293,6 @@ def insights_page():
 @blueprint.post("/insights/use-delay")
 @embedded
 def insights_use_delay():
-    check_state_change()
     with database().transaction() as session:
         shop = _shop(session)
         errors = registry.save_settings_form(session, shop, {"approval_delay_days": request.form.get("days", "")}, utcnow())

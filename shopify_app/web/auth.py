@@ -62,7 +62,7 @@ def start():
         abort(400, "embedded installs are managed by Shopify: open Clawback from the Shopify admin")
     nonce = secrets.token_urlsafe(32)
     with database().transaction() as session:
-        oauth_states.create(session, nonce, shop, utcnow())
+        oauth_states.create(session, nonce, shop, utcnow(), STATE_LIFETIME)
     query = urlencode({"client_id": config().api_key, "scope": ",".join(SCOPES),
                        "redirect_uri": config().app_url.rstrip("/") + "/auth/callback", "state": nonce})
     response = redirect(f"{shopify_origin(shop)}/admin/oauth/authorize?{query}", code=302)

@@ -8,6 +8,8 @@ Shopify's own libraries do it (``shopify.app_home``), and every HTML answer carr
   ``X-Shopify-Retry-Invalid-Session-Request: 1`` so App Bridge retries once with a fresh one.
 - The shop is the verified token's ``dest``, never a parameter. Only in dev mode (which
   refuses to start with a public URL) does ``?shop=`` name a registered shop instead.
+- Any method but GET, HEAD and OPTIONS changes something: it must also prove it is the
+  merchant's (``ui.check_state_change``), here, so no route can forget to ask.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from shopify_app.context import config
 from shopify_app.shopify.app_home import BOUNCE_PATH, frame_ancestors as policy_for, verify_app_home_request
 from shopify_app.shopify.domains import InvalidShopDomain, valid_shop_domain
 from shopify_app.shopify.session_tokens import SessionToken
+from shopify_app.web.ui import check_state_change
+
 
 @dataclass(frozen=True)
 class Visitor:
@@ -63,7 +67,8 @@ def _authenticate() -> Visitor | Response:
 
 
 def embedded(view: Callable) -> Callable:
-    """Run ``view`` only for an authenticated shop, known as ``g.visitor`` (and in the CSP)."""
+    """Run ``view`` only for an authenticated shop, known as ``g.visitor`` (and in the CSP),
+    and, for a state change, only when it is provably the merchant's."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -71,6 +76,7 @@ def embedded(view: Callable) -> Callable:
         if isinstance(found, Response):
             return found
         g.visitor = found
+        check_state_change()
         return view(*args, **kwargs)
 
     return wrapper

@@ -1,6 +1,7 @@
 """What every admin page's template needs, registered once on the app: money in the shop's
-currency format (Babel's CLDR data, not hand-made), links that keep the dev-mode ``?shop=``,
-the CSRF token of dev-mode forms, and the embedded flag (App Bridge or not).
+currency format (Babel's CLDR data, not hand-made), links that keep the shop (dev mode's
+``?shop=``; embedded, what the token-refresh bounce needs), the CSRF token of dev-mode forms,
+and the embedded flag (App Bridge or not).
 
 Why a CSRF token only in dev mode: embedded, every state-changing request is a ``fetch``
 carrying the merchant's session token in ``Authorization``, which no other site can forge;
@@ -11,6 +12,7 @@ token tied to the shop and to a cookie of this browser.
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -49,13 +51,26 @@ def embedded() -> bool:
     return not config().dev_mode
 
 
+# Shopify's ``host``: base64 of the admin's host and path (``admin.shopify.com/store/NAME``),
+# well under this length; bounded so a link always fits the bounce's ``shopify-reload``.
+_HOST = re.compile(r"[A-Za-z0-9+/_=-]{1,256}")
+
+
 def link(path: str, **params: object) -> str:
-    """A link to a page of this app: in dev mode it names the shop (``?shop=``), embedded the
-    session token does (App Bridge adds it)."""
+    """A link to a page of this app that names its shop: dev mode's ``?shop=``; embedded, the
+    ``shop``, ``host`` and ``embedded=1`` the admin's iframe was opened with. Embedded, the
+    session token is what proves the shop, but a link followed as a full page load carries
+    none: it bounces to the token-refresh page, which may be framed only by the shop its query
+    names and which App Bridge needs ``host`` on to come back with a token. The shop is the
+    verified visitor's, never the query's; ``host`` is the current request's, if it looks like
+    one."""
     query = {k: v for k, v in params.items() if v is not None}
     visitor = getattr(g, "visitor", None)
-    if not embedded() and visitor is not None:
+    if visitor is not None and not embedded():
         query = {"shop": visitor.shop, **query}
+    elif visitor is not None:
+        host = request.args.get("host", "")
+        query = {"embedded": "1", **({"host": host} if _HOST.fullmatch(host) else {}), "shop": visitor.shop, **query}
     return f"{path}?{urlencode(query)}" if query else path
 
 
@@ -71,8 +86,9 @@ def csrf_token() -> str:
 
 def check_state_change() -> None:
     """Refuse a state-changing request that is not provably the merchant's: embedded, it must
-    be a ``fetch`` with a verified session token (``embedded`` already checked the token, so
-    the header's presence is what is left to check); in dev mode, a form with its token."""
+    be a ``fetch`` with a verified session token (the ``embedded`` decorator, which calls this
+    for every request once the token is checked, leaves the header's presence to check); in
+    dev mode, a form with its token."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     if embedded():

@@ -15,8 +15,8 @@ Fixtures (every test under ``tests/browser`` is marked ``browser``):
   ``AppBridgeStub`` (``app_bridge.shop = "other.myshopify.com"`` makes the next tokens that
   shop's). ``new_page(shop=SHOP) -> (Page, AppBridgeStub)`` opens more, each its own context.
 - ``screenshot(page, label) -> Path``: a full-page PNG at ``tests/artifacts/<test>-<label>.png``.
-- ``axe(page) -> list[dict]``: axe-core's WCAG 2 A/AA violations; ``assert_accessible(page)``
-  asserts there are none, listing rule ids and nodes.
+- ``assert_accessible(page)``: asserts axe-core finds no WCAG 2 A/AA violation, listing rule
+  ids and nodes.
 
 Without Chromium at /usr/bin/chromium, the pinned axe-core or Playwright, these tests skip
 with a message (fail under ``CI=true``); ``scripts/install-test-deps.sh`` installs them.
@@ -176,12 +176,6 @@ def screenshot(request) -> Callable[[Any, str], Path]:
         return save_screenshot(page, request.node.name, label)
 
     return take
-
-
-@pytest.fixture
-def axe() -> Callable[[Any], list[dict[str, Any]]]:
-    """``axe(page)``: axe-core's WCAG 2 A/AA violations on the page as it is now."""
-    return run_axe
 
 
 @pytest.fixture

@@ -204,13 +204,10 @@ _STUB_JS = r"""
   if (meta.content !== CONFIG.apiKey) throw new Error(`App Bridge: shopify-api-key ${meta.content} is not this app's (${CONFIG.apiKey})`);
 
   const nativeFetch = window.fetch.bind(window);
-  const state = { tokens: 0, toasts: [] };
-  window.__appBridgeStub = state;
 
   async function idToken() {
     const response = await nativeFetch(CONFIG.tokenUrl, { cache: "no-store" });
     if (!response.ok) throw new Error(`App Bridge stand-in: no session token (${response.status})`);
-    state.tokens += 1;
     return (await response.text()).trim();
   }
 
@@ -235,8 +232,6 @@ _STUB_JS = r"""
     config: { apiKey: CONFIG.apiKey, shop: CONFIG.shop, locale: "en" },
     environment: { embedded: true, mobile: false, pos: false },
     idToken,
-    toast: { show(message) { state.toasts.push(String(message)); return "toast"; }, hide() {} },
-    loading() {},
   };
 
   for (const name of ["ui-nav-menu", "ui-title-bar"]) {

@@ -1,8 +1,10 @@
 """The merchant's flows in a real browser, one page each: change the approval delay (and be
 told why a bad value was not saved), read an order's paired records, run a payout, decide a
 refund held for review, use the insight's recommended delay; embedded, the same forms go out
-as ``fetch`` with the session token. Each page is screenshotted and checked with axe-core, and
-each outcome is read back from the database or the CLI's view of it, not from the page alone.
+as ``fetch`` with the session token, in-page links load their page through the token-refresh
+bounce, and a payout's CSV is fetched with the token and saved. Each page is screenshotted and
+checked with axe-core, and each outcome is read back from the database or the CLI's view of
+it, not from the page alone.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +22,7 @@ from shopify_app.dev import samples
 from shopify_app.services import ledger, shops as registry
 from shopify_app.store import shops
 from shopify_app.store.tables import Payout, ReviewDecision
-from tests.browser.support import SHOP
+from tests.browser.support import SHOP, LiveServer
 from tests.support.cli import Cli
 from tests.support.deliveries import enqueue
 
@@ -102,7 +105,7 @@ def test_embedded_the_settings_form_goes_out_with_the_session_token(live_server,
     app_bridge.shop = SHOP
     page.goto(server.open_url("/settings", shop=OTHER))  # the query names another shop: the token decides
     page.wait_for_url(re.compile(r"[?&]id_token="))
-    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/settings")) as sent:
+    with page.expect_request(lambda r: r.method == "POST" and urlsplit(r.url).path == "/settings") as sent:
         page.get_by_label("Approval delay (days)").fill("21")
         page.get_by_role("button", name="Save").click()
     assert sent.value.headers.get("authorization", "").removeprefix("Bearer ") in app_bridge.issued
@@ -136,6 +139,72 @@ def test_embedded_every_page_opens_with_a_session_token_and_shows_only_its_shop(
     page.wait_for_url(re.compile(r"[?&]id_token="))
     expect(page.locator("#line-31 tfoot")).to_contain_text("$12.00")  # 20 % of the 60.00 kept
     screenshot(page, "order-embedded")
+    assert app_bridge.page_errors == [] and app_bridge.blocked == [] and app_bridge.broken == []
+
+
+@pytest.fixture
+def embedded(live_server, fake_shopify) -> LiveServer:
+    """The embedded app with SHOP installed, ANNA (20 %) its affiliate, and OTHER beside it."""
+    server = live_server(dev_mode=False)
+    now = datetime.now(timezone.utc)
+    for domain in (SHOP, OTHER):
+        with server.database.transaction() as session:
+            shop = registry.add_shop(session, domain, now, currency="USD")
+            if domain == SHOP:
+                registry.add_affiliate(session, shop, "ANNA", "anna@affiliates.example", now, "20")
+    return server
+
+
+def test_embedded_an_in_page_link_bounces_for_a_token_and_lands_on_its_page(embedded, page, app_bridge, screenshot,
+                                                                            assert_accessible) -> None:
+    server = embedded
+    now = datetime.now(timezone.utc)
+    deliver(server, ("orders/paid", samples.order(3001, [(31, "100.00", 1)], code="ANNA", created_at=ago(3, now))))
+    app_bridge.shop = SHOP
+    page.goto(server.open_url("/affiliates", shop=OTHER))  # the query names another shop: the token decides
+    page.wait_for_url(re.compile(r"[?&]id_token="))
+    host = parse_qs(urlsplit(page.url).query)["host"]
+    documents: list[tuple[int, str, str | None]] = []
+    page.on("response", lambda r: documents.append((r.status, urlsplit(r.url).path, r.headers.get("content-security-policy")))
+            if r.request.resource_type == "document" else None)
+
+    anna = page.get_by_role("link", name="ANNA", exact=True).first
+    assert parse_qs(urlsplit(anna.get_attribute("href")).query) == {"embedded": ["1"], "host": host, "shop": [SHOP]}
+    anna.click()
+    page.wait_for_url(re.compile(r"/affiliates/ANNA\?.*id_token="))
+    page.get_by_role("link", name="3001").first.click()
+    page.wait_for_url(re.compile(r"/orders/3001\?.*id_token="))
+
+    expect(page.locator("h1")).to_have_text("Order #3001")
+    expect(page.locator("#line-31 tfoot")).to_contain_text("$20.00")
+    policy = f"frame-ancestors https://{SHOP} https://admin.shopify.com;"  # SHOP's admin may frame each, the bounce too
+    assert documents == [(302, "/affiliates/ANNA", policy), (200, "/auth/session-token", policy), (200, "/affiliates/ANNA", policy),
+                         (302, "/orders/3001", policy), (200, "/auth/session-token", policy), (200, "/orders/3001", policy)]
+    assert parse_qs(urlsplit(page.url).query)["id_token"][0] in app_bridge.issued
+    look(page, screenshot, assert_accessible, "order-by-link")
+    assert app_bridge.page_errors == [] and app_bridge.blocked == [] and app_bridge.broken == []
+
+
+def test_embedded_a_payouts_csv_is_fetched_with_the_session_token_and_saved(embedded, page, app_bridge, screenshot) -> None:
+    server = embedded
+    now = datetime.now(timezone.utc)
+    deliver(server, ("orders/paid", samples.order(3101, [(311, "150.00", 1)], code="ANNA", created_at=ago(40, now))))
+    with server.database.transaction() as session:
+        ledger.approve_due(session, shops.find(session, SHOP), now)
+    page.goto(server.open_url("/payouts"))
+    page.wait_for_url(re.compile(r"[?&]id_token="))
+    page.get_by_role("button", name="Pay 1 affiliate").click()
+    expect(page.get_by_role("status")).to_contain_text("Payouts created")
+    shown, loads = page.url, len(app_bridge.documents)
+
+    with page.expect_request(lambda r: urlsplit(r.url).path.endswith(".csv")) as sent, page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("CSV")).first.click()
+    assert sent.value.headers.get("authorization", "").removeprefix("Bearer ") in app_bridge.issued
+    assert download.value.suggested_filename == "payout-1.csv"
+    lines = open(download.value.path(), encoding="utf-8").read().splitlines()
+    assert lines[0] == "email,amount,currency,reference,note" and lines[1].startswith("anna@affiliates.example,30.00,USD,")
+    assert page.url == shown and len(app_bridge.documents) == loads  # no page load: the merchant stays on the payouts
+    screenshot(page, "payouts-after-download")
     assert app_bridge.page_errors == [] and app_bridge.blocked == [] and app_bridge.broken == []
 
 
@@ -230,8 +299,8 @@ def test_the_insight_recommends_a_delay_from_the_shops_refunds_and_it_is_used(de
     assert settings_of(dev)["approval_delay_days"] == "24"
 
 
-def test_the_demo_pages_in_dev_mode(dev, page, screenshot, assert_accessible) -> None:
-    """Home with a month of activity, after the flows above left it empty."""
+def test_home_shows_this_months_commission_in_dev_mode(dev, page, screenshot, assert_accessible) -> None:
+    """An order paid yesterday through ANNA (20 % of 80.00) is on the home's month."""
     now = datetime.now(timezone.utc)
     deliver(dev, ("orders/paid", samples.order(3501, [(351, "80.00", 1)], code="ANNA", created_at=ago(1, now))))
     page.goto(dev.open_url("/"))

@@ -9,15 +9,16 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
 from shopify_app.dev import samples
-from shopify_app.store.tables import Affiliate, Payout, ReviewDecision, WebhookDelivery
+from shopify_app.store.tables import Affiliate, LedgerRecord, Payout, ReviewDecision, WebhookDelivery
 from tests.e2e.conftest import TEST_SECRET
 from tests.support.cli import Cli, Scenario
-from tests.support.oracle_tokens import claims, sign
+from tests.support.oracle_tokens import DROP, claims, sign
 from tests.e2e.conftest import make_config
 
 SHOP = "demo.myshopify.com"
@@ -94,16 +95,63 @@ def test_an_invalid_setting_is_shown_beside_its_field_and_nothing_is_saved(shop,
     assert settings(shop) == before
 
 
-def test_a_change_without_the_form_token_is_refused_and_nothing_is_saved(shop, client) -> None:
-    before = settings(shop)
-    assert post(client, "/settings", {**before, "approval_delay_days": "5"}, token="").status_code == 403
-    other_token = csrf(client, shop=OTHER)  # a real token, but for another shop
-    assert post(client, "/settings", {**before, "approval_delay_days": "5"}, token=other_token).status_code == 403
+CHANGES = ["settings", "affiliate add", "affiliate edit", "payouts run", "attention retry", "attention decide", "insights use-delay"]
+
+
+@pytest.fixture
+def changeable(shop, client) -> Scenario:
+    """SHOP with something for every POST route to change: an approved commission to pay, a
+    refund parked for its order (to try again) and one held for review (to decide)."""
+    shop.cli("settings", "set", "--shop", SHOP, "amount_only_refunds=review")
+    shop.post("orders/paid", samples.order(3201, [(321, "100.00", 1)], code="ANNA", created_at=ago(2)))
+    shop.post("refunds/create", samples.refund(4201, 3201, [], discrepancy="-25.00", created_at=ago(1)))
+    shop.post("refunds/create", samples.refund(4301, 3301, [(331, 1, "10.00")], created_at=ago(1)))
+    approved_order(shop, 3101, "150.00")
+    return shop
+
+
+def a_change(name: str, shop: Scenario, client) -> tuple[str, dict]:
+    """The path and a valid form of the POST route ``name``: with its proof, it changes something."""
+    with shop.database.reading() as session:
+        waiting = {d.status: d.id for d in session.scalars(select(WebhookDelivery))}
+    return {
+        "settings": lambda: ("/settings", {**settings(shop), "approval_delay_days": "5"}),
+        "affiliate add": lambda: ("/affiliates", {"code": "CARA", "email": "cara@aff.example", "rate_percent": "",
+                                                  "approval_delay_days": ""}),
+        "affiliate edit": lambda: ("/affiliates/ANNA", {"rate_percent": "25", "approval_delay_days": ""}),
+        "payouts run": lambda: ("/payouts", {"plan": re.search(r'name="plan" value="([^"]+)"', page(client, "/payouts")).group(1)}),
+        "attention retry": lambda: (f"/attention/{waiting['parked']}/retry", {}),
+        "attention decide": lambda: (f"/attention/{waiting['review']}/decide", {"decision": "accept"}),
+        "insights use-delay": lambda: ("/insights/use-delay", {"days": "26"}),
+    }[name]()
+
+
+def observable(shop: Scenario) -> tuple:
+    """Everything a POST route may change: both shops' settings, affiliates, payouts, the
+    inbox, decisions and records."""
+    with shop.database.reading() as session:
+        affiliates = sorted((a.code, a.rate_percent, a.approval_delay_days) for a in session.scalars(select(Affiliate)))
+        inbox = sorted((d.id, d.status, d.attempts, d.next_attempt_at) for d in session.scalars(select(WebhookDelivery)))
+        counts = [session.scalar(select(func.count()).select_from(table)) for table in (Payout, ReviewDecision, LedgerRecord)]
+    return settings(shop), settings(shop, OTHER), affiliates, inbox, counts
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_a_change_without_the_form_token_is_refused_and_nothing_is_saved(changeable, client, embedded, change) -> None:
+    """Every POST route, refused by ``@embedded`` whatever the route: none can forget to ask."""
+    path, form = a_change(change, changeable, client)
+    before = observable(changeable)
+    assert post(client, path, form, token="").status_code == 403  # dev mode: no form token
+    assert post(client, path, form, token=csrf(client, shop=OTHER)).status_code == 403  # a real token, but for another shop
     client.delete_cookie("clawback_csrf")  # a token without its browser's cookie
-    stolen = re.search(r'name="csrf_token" value="([^"]+)"', page(client, "/settings")).group(1)
+    stolen = csrf(client)
     client.delete_cookie("clawback_csrf")
-    assert client.post(f"/settings?shop={SHOP}", data={**before, "approval_delay_days": "5", "csrf_token": stolen}).status_code == 403
-    assert settings(shop) == before
+    assert post(client, path, form, token=stolen).status_code == 403
+    plain = embedded.post(f"{path}?shop={SHOP}&id_token={bearer()}", data=form)  # embedded: a form post, not a fetch
+    assert plain.status_code == 403
+    assert observable(changeable) == before
+    assert post(client, path, form).status_code == 303  # the same change with its proof goes through
+    assert observable(changeable) != before
 
 
 # -- embedded: session tokens -------------------------------------------------------------------
@@ -132,8 +180,40 @@ def test_embedded_the_token_names_the_shop_never_the_query(shop, embedded) -> No
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "ANNA" in html and "OTTO" not in html
     form = {**settings(shop, OTHER), "approval_delay_days": "3"}
-    assert embedded.post(f"/settings?shop={OTHER}", data=form, headers={"Authorization": f"Bearer {bearer(SHOP)}"}).status_code == 303
+    saved = embedded.post(f"/settings?shop={OTHER}&host=YWRtaW4&embedded=1", data=form,
+                          headers={"Authorization": f"Bearer {bearer(SHOP)}"})
+    assert saved.status_code == 303
     assert settings(shop)["approval_delay_days"] == "3" and settings(shop, OTHER)["approval_delay_days"] == "30"
+    # The page it leads to names the token's shop: loaded in full, it bounces to a token-refresh page SHOP's admin may frame.
+    assert parse_qs(urlsplit(saved.headers["Location"]).query) == {"embedded": ["1"], "host": ["YWRtaW4"], "shop": [SHOP],
+                                                                    "notice": ["saved"]}
+
+
+def test_embedded_links_keep_the_tokens_shop_and_a_sane_host_for_a_full_page_load(shop, embedded) -> None:
+    headers = {"Authorization": f"Bearer {bearer(SHOP)}"}
+    html = embedded.get(f"/affiliates?shop={OTHER}&host=YWRtaW4", headers=headers).get_data(as_text=True)
+    assert f'href="/affiliates/ANNA?embedded=1&amp;host=YWRtaW4&amp;shop={SHOP}"' in html
+    html = embedded.get("/affiliates?host=%22%3E%3Cscript%3E", headers=headers).get_data(as_text=True)  # not a host: left out
+    assert f'href="/affiliates/ANNA?embedded=1&amp;shop={SHOP}"' in html and "script%3E" not in html
+    bounced = embedded.get(f"/affiliates/ANNA?embedded=1&host=YWRtaW4&shop={SHOP}")  # the link followed, without a token
+    assert bounced.status_code == 302 and urlsplit(bounced.headers["Location"]).path == "/auth/session-token"
+    refresh = embedded.get(bounced.headers["Location"])
+    assert refresh.status_code == 200
+    assert refresh.headers["Content-Security-Policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com;"
+
+
+@pytest.mark.parametrize("subject, who", [({}, "42"), ({"sub": DROP}, "sid-7"), ({"sub": DROP, "sid": DROP}, None)])
+def test_embedded_a_decision_records_the_tokens_user_else_its_session_else_is_refused(changeable, embedded, subject, who) -> None:
+    with changeable.database.reading() as session:
+        held = session.scalars(select(WebhookDelivery).where(WebhookDelivery.status == "review")).one().id
+    token = sign(claims(datetime.now(timezone.utc), shop=SHOP, aud="dev-api-key", **{"sid": "sid-7", **subject}), TEST_SECRET)
+    answer = embedded.post(f"/attention/{held}/decide", data={"decision": "accept"}, headers={"Authorization": f"Bearer {token}"})
+    with changeable.database.reading() as session:
+        decided = [d.decided_by for d in session.scalars(select(ReviewDecision))]
+    if who is None:
+        assert answer.status_code == 403 and "signed-in user" in answer.get_data(as_text=True) and decided == []
+    else:
+        assert answer.status_code == 303 and decided == [who]
 
 
 # -- affiliates --------------------------------------------------------------------------------
@@ -155,6 +235,8 @@ def test_editing_an_affiliate_applies_from_now_and_refuses_bounds(shop, client) 
     html = page(client, "/affiliates/ANNA")
     assert 'value="25"' in html and 'value="7"' in html
     assert post(client, "/affiliates/OTTO", {"rate_percent": "30", "approval_delay_days": ""}).status_code == 404  # OTHER's
+    typed = post(client, "/affiliates/anna", {"rate_percent": "26", "approval_delay_days": ""})  # the code as typed in the URL
+    assert typed.status_code == 303 and urlsplit(typed.headers["Location"]).path == "/affiliates/ANNA"
 
 
 def test_the_affiliate_list_pages_by_fifty(shop, client) -> None:
@@ -162,8 +244,9 @@ def test_the_affiliate_list_pages_by_fifty(shop, client) -> None:
         shop.cli("affiliate", "add", "--shop", SHOP, "--code", f"A{n:03d}", "--email", f"a{n}@aff.example")
     first, second = page(client, "/affiliates"), page(client, "/affiliates", page=2)
     assert "Page 1 of 2" in first and "Page 2 of 2" in second
-    assert first.count('href="/affiliates/A0') + second.count('href="/affiliates/A0') == 60
-    assert "A059" not in first or "A059" not in second
+    listed = lambda html: re.findall(r'<th scope="row"[^>]*><a href="/affiliates/([^"?]+)\?', html)  # noqa: E731
+    assert listed(first) == [f"A{n:03d}" for n in range(50)]  # by code: "A0.." sorts before "ANNA"
+    assert listed(second) == [f"A{n:03d}" for n in range(50, 60)] + ["ANNA"]
 
 
 # -- one order -----------------------------------------------------------------------------------
@@ -176,8 +259,11 @@ def test_an_order_page_shows_each_line_and_the_refund_paired_with_it(shop, clien
     records = shop.records(3001)
     refund = next(r for r in records if r["amount"].startswith("-"))
     html = page(client, "/orders/3001")
-    assert f"pairs with #{refund['pairs_with']}" in html and "-$10.00" in html
-    assert "$20.00" in html and "$10.00" in html  # line 31 net 20.00; line 32 20.00 - 10.00
+    line = lambda n: re.search(rf'id="line-{n}".*?</section>', html, re.S).group(0)  # noqa: E731
+    net_row = lambda n: [re.sub(r"<[^>]+>", "", cell).strip()  # noqa: E731
+                         for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", re.search(r"<tfoot>.*?</tfoot>", line(n), re.S).group(0))]
+    assert f"pairs with #{refund['pairs_with']}" in line(32) and "-$10.00" in line(32)
+    assert net_row(31) == ["Net", "$20.00"] and net_row(32) == ["Net", "$10.00"]  # 31: 20 % of 100; 32: 20 % of 100, less 20 % of 50
     assert client.get(f"/orders/3001?shop={OTHER}").status_code == 404
 
 
@@ -280,6 +366,38 @@ def test_the_insight_recommends_delays_from_the_shops_refunds_and_one_can_be_use
     assert settings(shop)["approval_delay_days"] == "26"
 
 
+# -- ids out of range ---------------------------------------------------------------------------
+
+INTEGER, BIGINT = 2**31 - 1, 2**63 - 1  # the largest payout and delivery id (PostgreSQL's INTEGER), and record id
+
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", f"/payouts/{INTEGER}.csv"),
+    ("GET", f"/payouts/{INTEGER + 1}.csv"),
+    ("GET", f"/payouts/{BIGINT + 1}.csv"),
+    ("GET", "/payouts/9999999999999999999.csv"),
+    ("POST", f"/attention/{INTEGER}/retry"),
+    ("POST", f"/attention/{INTEGER + 1}/retry"),
+    ("POST", "/attention/9999999999999999999/retry"),
+    ("POST", f"/attention/{INTEGER}/decide"),
+    ("POST", f"/attention/{BIGINT + 1}/decide"),
+    ("POST", f"/attention/{'9' * 40}/decide"),
+])
+def test_an_id_beyond_any_row_is_not_found_not_a_database_error(shop, client, method, path) -> None:
+    response = client.get(f"{path}?shop={SHOP}") if method == "GET" else post(client, path, {"decision": "accept"})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("before", [str(BIGINT + 1), "9999999999999999999", "9" * 40, "\u00b2", "-1", "1e3"])
+def test_a_records_cursor_that_is_no_id_shows_the_newest_page(shop, client, before) -> None:
+    shop.post("orders/paid", samples.order(3001, [(31, "100.00", 1)], code="ANNA", created_at=ago(2)))
+    shop.work()
+    html = page(client, "/affiliates/ANNA", before=before)
+    assert 'href="/orders/3001?shop=demo.myshopify.com"' in html and ">Newest<" not in html
+    older = page(client, "/affiliates/ANNA", before=str(BIGINT))  # the largest cursor is one: every record is older
+    assert 'href="/orders/3001?shop=demo.myshopify.com"' in older and ">Newest<" in older
+
+
 # -- pages without a shop ----------------------------------------------------------------------
 
 
@@ -296,7 +414,8 @@ def test_the_demo_shops_next_payout_nets_the_clawback_and_every_page_opens(clien
     row = re.search(r'href="/affiliates/BEN[^"]*">BEN</a></th>(.*?)</tr>', html, re.S).group(1)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
     assert [re.sub(r"<[^>]+>", "", c).strip() for c in cells] == ["2", "-$6.00", "$21.00"]  # 27.00 earned, 6.00 clawed back
-    for path in ("/", "/settings", "/affiliates", "/affiliates/ANNA", "/affiliates/BEN", "/orders/5002", "/orders/5006",
-                 "/attention", "/insights"):
-        assert "Traceback" not in page(client, path, DEMO_SHOP)
+    for path, title in (("/", "Home"), ("/settings", "Settings"), ("/affiliates", "Affiliates"), ("/affiliates/ANNA", "ANNA"),
+                        ("/affiliates/BEN", "BEN"), ("/orders/5002", "Order #5002"), ("/orders/5006", "Order #5006"),
+                        ("/attention", "Needs attention"), ("/insights", "Refund timing")):
+        assert re.search(r'<h1 class="page-title">(.*?)</h1>', page(client, path, DEMO_SHOP)).group(1) == title, path
     assert client.get(f"/orders/5099?shop={DEMO_SHOP}").status_code == 404  # the parked refund's order never arrived

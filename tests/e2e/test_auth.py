@@ -15,7 +15,7 @@ from sqlalchemy import select
 from shopify_app.shopify.oauth_query import sign_oauth_query
 from shopify_app.store.tables import OAuthState, Shop
 from tests.e2e.conftest import TEST_SECRET
-from tests.support.oracle_tokens import DROP, claims, sign
+from tests.support.oracle_tokens import claims, sign
 
 API_KEY = "dev-api-key"
 SHOP = "demo.myshopify.com"
@@ -88,7 +88,7 @@ def test_the_token_refresh_page_loads_app_bridge_and_may_be_framed_by_the_named_
     assert response.headers["Content-Security-Policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com;"
 
 
-@pytest.mark.parametrize("target", ["//evil.com", "https://evil.com/", "/\\evil.com", "javascript:alert(1)", "/a\r\nSet-Cookie:x", "", "x" * 3000])
+@pytest.mark.parametrize("target", ["//evil.com", "https://evil.com/", "/\\evil.com", "javascript:alert(1)", "/a\r\nSet-Cookie:x", "", "/" + "x" * 3000])
 def test_the_token_refresh_page_reloads_only_paths_of_this_app(client, target: str) -> None:
     response = client.get("/auth/session-token?" + urlencode({"shop": SHOP, "shopify-reload": target}))
     assert response.status_code == 400
@@ -127,6 +127,23 @@ def test_auth_refuses_a_foreign_shop(client, database, shop: str) -> None:
     assert client.get("/auth?" + urlencode({"shop": shop})).status_code == 400
     with database.reading() as session:
         assert session.scalars(select(OAuthState)).all() == []
+
+
+def test_auth_deletes_the_expired_states_as_it_stores_a_new_one(client, database) -> None:
+    """Anyone may call /auth: its rows must not pile up. Expired ones go, spent or not; the
+    others stay usable (or refusable, once spent) until they expire."""
+    now = datetime.now(timezone.utc)
+    minutes = lambda n: now - timedelta(minutes=n)  # noqa: E731
+    with database.transaction() as session:
+        session.add_all([
+            OAuthState(nonce="expired", shop_domain=SHOP, created_at=minutes(11)),
+            OAuthState(nonce="expired-and-spent", shop_domain=SHOP, created_at=minutes(11), used_at=minutes(10)),
+            OAuthState(nonce="pending", shop_domain=OTHER, created_at=minutes(9)),
+            OAuthState(nonce="spent", shop_domain=SHOP, created_at=minutes(2), used_at=minutes(1)),
+        ])
+    nonce = start(client)
+    with database.reading() as session:
+        assert sorted(state.nonce for state in session.scalars(select(OAuthState))) == sorted([nonce, "pending", "spent"])
 
 
 @pytest.mark.parametrize("case", ["bad hmac", "old timestamp", "future timestamp", "foreign shop", "no cookie", "other state",

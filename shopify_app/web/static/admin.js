@@ -3,7 +3,8 @@
 //    with fetch, which App Bridge signs with the session token; the answer's HTML (also a 4xx
 //    such as 422 with its validation messages) replaces the page. In dev mode (no App Bridge)
 //    the form posts as any form does.
-//  - [data-confirm="message"] on a button, link or form: window.confirm(message) first.
+//  - a[download]: inside the admin, fetched (signed likewise) and saved under the name the
+//    answer gives. In dev mode the browser downloads it as any such link.
 //  - button[data-copy="#id"]: copies that element's text, then says "Copied" (role=status).
 // Listeners sit on document, so they keep working after the page's body is replaced.
 (() => {
@@ -15,26 +16,6 @@
   const withoutHash = (url) => url.split("#")[0];
   let shownUrl = withoutHash(window.location.href);
 
-  // ------------------------------------------------------------- confirmations
-
-  // Submit buttons and forms are asked on submit (so Enter in a field asks too); other
-  // elements (links, type=button) on click.
-  document.addEventListener("click", (event) => {
-    const target = event.target instanceof Element ? event.target.closest("[data-confirm]") : null;
-    if (!target || target instanceof HTMLFormElement) return;
-    if ((target instanceof HTMLButtonElement || target instanceof HTMLInputElement) && target.form && SUBMIT_TYPES.has(target.type)) return;
-    if (!window.confirm(target.dataset.confirm)) {
-      event.preventDefault();
-      event.stopImmediatePropagation();
-    }
-  }, true);
-
-  const confirmed = (form, submitter) => {
-    const asker = submitter && submitter.hasAttribute("data-confirm") ? submitter
-      : form.hasAttribute("data-confirm") ? form : null;
-    return !asker || window.confirm(asker.dataset.confirm);
-  };
-
   // ------------------------------------------------------------- forms
 
   document.addEventListener("submit", (event) => {
@@ -42,10 +23,7 @@
     if (!(form instanceof HTMLFormElement) || event.defaultPrevented) return;
     const submitter = event.submitter || null;
     if (form.getAttribute("aria-busy") === "true") { event.preventDefault(); return; }
-    if (!confirmed(form, submitter)) { event.preventDefault(); return; }
     if (!form.hasAttribute("data-fetch") || !appBridge()) return; // dev mode: the browser posts it
-    const method = ((submitter && submitter.getAttribute("formmethod")) || form.getAttribute("method") || "get").toLowerCase();
-    if (method !== "post") return;
     event.preventDefault();
     send(form, submitter);
   });
@@ -57,7 +35,7 @@
   async function send(form, submitter) {
     const body = new FormData(form);
     if (submitter && submitter.name) body.append(submitter.name, submitter.value);
-    const action = submitter && submitter.hasAttribute("formaction") ? submitter.formAction : form.action;
+    const action = form.action;
     const buttons = submitButtons(form);
     form.setAttribute("aria-busy", "true");
     buttons.forEach((button) => { button.disabled = true; });
@@ -72,7 +50,7 @@
       form.removeAttribute("aria-busy");
       buttons.forEach((button) => { button.disabled = false; });
       if (submitter) submitter.removeAttribute("data-busy");
-      report(form, error);
+      report(form, "Clawback could not save this. Try again; if it keeps failing, reload the page.", error);
     }
   }
 
@@ -105,27 +83,60 @@
     if (withoutHash(window.location.href) !== shownUrl) window.location.reload();
   });
 
-  // The answer never came (network) or was not a page: say so above the form, keep the input.
-  function report(form, error) {
-    let banner = form.querySelector(":scope > .banner[data-fetch-error]");
+  // The answer never came (network) or was not what was asked for: say so at the top of
+  // `container` (the form, whose input is kept; a download's card).
+  function report(container, message, error) {
+    let banner = container.querySelector(":scope > .banner[data-fetch-error]");
     if (!banner) {
       banner = document.createElement("div");
       banner.className = "banner banner--critical";
       banner.setAttribute("role", "alert");
       banner.setAttribute("data-fetch-error", "");
-      form.prepend(banner);
+      container.prepend(banner);
     }
     const title = document.createElement("p");
     title.className = "banner__title";
     const word = document.createElement("span");
     word.className = "visually-hidden";
     word.textContent = "Error: ";
-    title.append(word, "Clawback could not save this. Try again; if it keeps failing, reload the page.");
+    title.append(word, message);
     const detail = document.createElement("p");
     detail.className = "banner__body";
     detail.textContent = String(error && error.message ? error.message : error);
     banner.replaceChildren(title, detail);
   }
+
+  // ------------------------------------------------------------- downloads
+
+  // Inside the admin a link carries no session token: followed, it bounces to the
+  // token-refresh page, and with `download` that page would be the file saved. So the file is
+  // fetched and saved from memory (by a link outside the document, which this listener never
+  // sees).
+  const downloading = new WeakSet();
+
+  document.addEventListener("click", async (event) => {
+    const link = event.target instanceof Element ? event.target.closest("a[download]") : null;
+    if (!link || !appBridge() || event.defaultPrevented) return;
+    event.preventDefault();
+    if (downloading.has(link)) return;
+    downloading.add(link);
+    link.setAttribute("aria-busy", "true");
+    try {
+      const response = await fetch(link.href);
+      if (!response.ok) throw new Error(`${response.status} ${response.statusText || ""}`.trim());
+      const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+      const file = document.createElement("a");
+      file.href = URL.createObjectURL(await response.blob());
+      file.download = named ? named[1] : new URL(link.href).pathname.split("/").pop();
+      file.click();
+      setTimeout(() => URL.revokeObjectURL(file.href), 1000);
+    } catch (error) {
+      report(link.closest("section, main") || document.body, "Clawback could not download this. Try again; if it keeps failing, reload the page.", error);
+    } finally {
+      downloading.delete(link);
+      link.removeAttribute("aria-busy");
+    }
+  });
 
   // ------------------------------------------------------------- copy
 
