@@ -341,14 +341,14 @@ def _catch_up(domain: str, since: datetime, what: str) -> None:
 @click.option("--since", help="ISO 8601; default: the shop's last reconciliation (an hour before it).")
 def reconcile(domain: str, since: str | None) -> None:
     """Re-read orders updated since the last sync and apply what webhooks missed."""
-    from shopify_app.services.reconcile import OVERLAP
+    from shopify_app.services.reconcile import resume_from
 
     if since:
         moment = _as_of(since)
     else:
         with _database(_config()).reading() as session:
             shop_row = registry.require_shop(session, domain)
-            moment = (shop_row.last_reconciled_at or shop_row.installed_at) - OVERLAP
+            moment = resume_from(shop_row.last_reconciled_at, shop_row.installed_at)
     _catch_up(domain, moment, "reconciled")
 
 

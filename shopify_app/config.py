@@ -20,6 +20,7 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 DEFAULT_MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+MAX_WEBHOOK_BYTES = range(1024, 64 * 1024 * 1024 + 1)
 INBOX_RETENTION_DAYS = range(7, 3651)
 """The retention of finished deliveries, in days. At least 7: a Shopify retry of a pruned
 delivery is no longer a duplicate to the inbox (it is tried again, and the ledger's record
@@ -101,10 +102,9 @@ class Config:
             "shopify_origin": env.get("CLAWBACK_SHOPIFY_ORIGIN") or "https://{shop}",
             "dev_mode": dev_mode,
         }
-        try:
-            values["max_webhook_bytes"] = int(env.get("CLAWBACK_MAX_WEBHOOK_BYTES", DEFAULT_MAX_WEBHOOK_BYTES))
-        except ValueError:
-            raise ConfigError("CLAWBACK_MAX_WEBHOOK_BYTES must be a whole number of bytes") from None
+        values["max_webhook_bytes"] = bounded(env.get("CLAWBACK_MAX_WEBHOOK_BYTES") or None, "CLAWBACK_MAX_WEBHOOK_BYTES",
+                                              MAX_WEBHOOK_BYTES, DEFAULT_MAX_WEBHOOK_BYTES, "bytes",
+                                              "a smaller limit refuses real orders; a larger one lets one request fill memory")
         values["inbox_retention_days"] = retention_days(env.get("CLAWBACK_INBOX_RETENTION_DAYS") or None, "CLAWBACK_INBOX_RETENTION_DAYS")
         values.update(overrides)
         config = cls(**values)  # type: ignore[arg-type]
@@ -120,19 +120,24 @@ class Config:
         return config
 
 
-def retention_days(text: str | None, name: str) -> int:
-    """A retention in whole days within ``INBOX_RETENTION_DAYS`` (the default for None);
-    ``name`` says where the value came from in the error."""
+def bounded(text: str | None, name: str, allowed: range, default: int, unit: str, why: str) -> int:
+    """A whole number within ``allowed`` (``default`` for None); ``name`` says where the value
+    came from in the error, ``why`` why the bounds are what they are."""
     if text is None:
-        return DEFAULT_INBOX_RETENTION_DAYS
+        return default
     try:
-        days = int(text.strip())
+        value = int(text.strip())
     except ValueError:
-        days = None
-    if days is None or days not in INBOX_RETENTION_DAYS:
-        raise ConfigError(f"{name} must be a whole number of days from {INBOX_RETENTION_DAYS.start} to "
-                          f"{INBOX_RETENTION_DAYS.stop - 1}, got {text!r} (a shorter one could forget a delivery Shopify still retries)")
-    return days
+        value = None
+    if value is None or value not in allowed:
+        raise ConfigError(f"{name} must be a whole number of {unit} from {allowed.start} to {allowed.stop - 1}, got {text[:40]!r} ({why})")
+    return value
+
+
+def retention_days(text: str | None, name: str) -> int:
+    """A retention in whole days within ``INBOX_RETENTION_DAYS`` (the default for None)."""
+    return bounded(text, name, INBOX_RETENTION_DAYS, DEFAULT_INBOX_RETENTION_DAYS, "days",
+                   "a shorter one could forget a delivery Shopify still retries")
 
 
 def is_loopback(url: str) -> bool:

@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from ledger.balances import Balance
 from ledger.records import Record
-from policy.settings import SettingError, parse
 from shopify_app.services.errors import InvalidInput, NotFound
+from shopify_app.services.shops import affiliate_term
 from shopify_app.store import shops
 from shopify_app.store.ledger import LedgerStore
 from shopify_app.store.tables import Affiliate, Shop
@@ -39,11 +39,10 @@ def _page_of(page: int, total: int) -> tuple[int, int, int]:
 
 
 def listing(session: Session, shop: Shop, page: int) -> Page:
-    total = shops.affiliate_page(session, shop.id, 0, 1)[1]
-    page, pages, offset = _page_of(page, total)
-    rows, _ = shops.affiliate_page(session, shop.id, offset, PER_PAGE)
+    page, pages, offset = _page_of(page, shops.affiliate_count(session, shop.id))
+    rows = shops.affiliate_page(session, shop.id, offset, PER_PAGE)
     balances: dict[str, list[Balance]] = {}
-    for balance in LedgerStore(session, shop.id).balances():
+    for balance in LedgerStore(session, shop.id).balances([row.code for row in rows]):
         balances.setdefault(balance.affiliate, []).append(balance)
     return Page(tuple(Listed(row, tuple(balances.get(row.code, ()))) for row in rows), page, pages)
 
@@ -91,16 +90,13 @@ def edit(session: Session, shop: Shop, affiliate: Affiliate, rate: str, delay: s
     """Change an affiliate's rate and delay overrides (blank: the shop's); returns errors by
     field, changing nothing unless there are none. Past commissions keep their frozen terms."""
     errors, values = {}, {}
-    for field, key, raw in (("rate_percent", "default_rate_percent", rate), ("approval_delay_days", "approval_delay_days", delay)):
-        if raw.strip() == "":
-            values[field] = None
-            continue
+    for field, raw in (("rate_percent", rate), ("approval_delay_days", delay)):
         try:
-            parsed = parse(key, raw)
-        except SettingError as exc:
-            errors[field] = str(exc).replace(key, "this").replace("this must", "Must").replace("this takes", "Takes")
+            parsed = None if raw.strip() == "" else affiliate_term(field, raw)
+        except InvalidInput as exc:
+            errors.update(invalid_to_fields(exc))
         else:
-            values[field] = str(parsed) if field == "rate_percent" else parsed
+            values[field] = str(parsed) if field == "rate_percent" and parsed is not None else parsed
     if not errors:
         for field, value in values.items():
             setattr(affiliate, field, value)
@@ -109,7 +105,6 @@ def edit(session: Session, shop: Shop, affiliate: Affiliate, rate: str, delay: s
 
 
 def invalid_to_fields(error: InvalidInput) -> dict[str, str]:
-    """Which form field a registration error is about, for the message beside it."""
+    """A registration error beside the form field it is about."""
     text = str(error)
-    field = "code" if "code" in text else "email" if "email" in text else "rate_percent" if text.startswith("rate") else "approval_delay_days"
-    return {field: text[0].upper() + text[1:]}
+    return {error.field or "code": text[0].upper() + text[1:]}

@@ -55,7 +55,7 @@ def items(session: Session, shop: Shop, now: datetime, parked_attention_hours: i
 
 def count(session: Session, shop_domain: str, now: datetime, parked_attention_hours: int) -> int:
     """How many deliveries of this shop need the merchant (the navigation's badge)."""
-    return len(inbox.needing_attention(session, now - timedelta(hours=parked_attention_hours), shop_domain))
+    return inbox.count_needing_attention(session, now - timedelta(hours=parked_attention_hours), shop_domain)
 
 
 def retry(session: Session, shop: Shop, delivery_id: int, now: datetime) -> None:
@@ -68,11 +68,15 @@ def decide(session: Session, shop: Shop, delivery_id: int, accepted: bool, by: s
     held = inbox.held_for_review(session, shop.domain, delivery_id)
     if held is None or not (held.business_key or "").startswith("refund:"):
         raise NotFound(f"delivery {delivery_id} holds nothing for review")
+    verdict = "accepted" if accepted else "rejected"
+    # Settle the delivery first: of two decisions racing, the second finds it settled and
+    # its whole unit of work (records, audit row) rolls back.
+    if not inbox.resolve_review(session, shop.domain, delivery_id, DeliveryStatus.DONE,
+                                f"{verdict} by user {by} at {now:%Y-%m-%d %H:%M} UTC", now):
+        raise NotFound(f"delivery {delivery_id} was decided already")
     decision = ReviewDecided(held.order_id, held.business_key.split(":", 1)[1], accepted, by, now)
     applied = apply_snapshot(session, shop, decision, now)
     reviews.record(session, shop.id, delivery_id, held.order_id, held.business_key, accepted, by, now)
-    verdict = "accepted" if accepted else "rejected"
-    inbox.resolve(session, delivery_id, DeliveryStatus.DONE, f"{verdict} by user {by} at {now:%Y-%m-%d %H:%M} UTC", now)
     return len(applied.records)
 
 

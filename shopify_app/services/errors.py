@@ -8,7 +8,12 @@ class NotFound(LookupError):
 
 
 class InvalidInput(ValueError):
-    """Input a person typed is not valid (shop domain, code, email, rate, delay)."""
+    """Input a person typed is not valid (shop domain, code, email, rate, delay); ``field``
+    names the form field it is about, when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class TryLater(RuntimeError):

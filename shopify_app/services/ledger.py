@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from ledger.balances import Balance, fold_balances
 from ledger.money import Money
-from ledger.payouts import plan_payouts
+from ledger.payouts import PayoutPlan, plan_payouts
 from ledger.records import Kind, Record, Status
 from policy.approval import due_for_approval
 from policy.risk import WINDOW as RISK_WINDOW, Risk, affiliate_risk
@@ -40,12 +40,18 @@ def refresh_risk(session: Session, shop: Shop, as_of: datetime) -> list[str]:
     """Recompute every affiliate's risk from its records and keep it (with why a flag was
     raised, in words); returns the codes now flagged."""
     settings = shop_settings(shop)
-    records = LedgerStore(session, shop.id).risk_records(as_of - RISK_WINDOW)
-    risks = affiliate_risk(records, as_of, settings, (a.code for a in shops.affiliates(session, shop.id)))
-    shops.store_risk(session, shop.id, {
+    stored = {a.code: a for a in shops.affiliates(session, shop.id)}
+    risks = affiliate_risk(LedgerStore(session, shop.id).risk_records(as_of - RISK_WINDOW), as_of, settings, stored)
+    readings = {
         code: {"flagged": risk.flagged, "flag_reason": flag_reason(risk, settings), "refund_rate_percent": str(risk.refund_rate_percent),
                "referred_orders": risk.orders, "chargebacks": risk.chargebacks}
         for code, risk in risks.items()
+    }
+    # Write only what changed: the job runs every idle minute, and on SQLite a write holds the
+    # lock the intake needs.
+    shops.store_risk(session, shop.id, {
+        code: values for code, values in readings.items()
+        if code not in stored or any(getattr(stored[code], column) != value for column, value in values.items())
     })
     return sorted(code for code, risk in risks.items() if risk.flagged)
 
@@ -63,13 +69,22 @@ def flag_reason(risk: Risk, settings: Settings) -> str | None:
     return "; ".join(reasons)
 
 
+def due_payouts(session: Session, shop: Shop) -> tuple[list[Record], list[PayoutPlan]]:
+    """The approved, unpaid records, and the payouts they make: every affiliate whose records
+    sum to at least the shop's minimum (rounded to each currency)."""
+    approved = LedgerStore(session, shop.id).records_in_status(Status.APPROVED)
+    minimum = shop_settings(shop).minimum_payout
+    return approved, plan_payouts(approved, {r.currency: Money.rounded(minimum, r.currency) for r in approved})
+
+
+def pay(session: Session, shop: Shop, plans: list[PayoutPlan], as_of: datetime) -> list[Payout]:
+    store = LedgerStore(session, shop.id)
+    return [store.pay(p.affiliate, p.currency, p.record_ids, p.total, as_of) for p in plans]
+
+
 def run_payouts(session: Session, shop: Shop, as_of: datetime) -> list[Payout]:
     """Pay every affiliate whose approved, unpaid records sum to at least the minimum."""
-    store = LedgerStore(session, shop.id)
-    approved = store.records_in_status(Status.APPROVED)
-    settings = shop_settings(shop)
-    minimum = {r.currency: Money.rounded(settings.minimum_payout, r.currency) for r in approved}
-    return [store.pay(p.affiliate, p.currency, p.record_ids, p.total, as_of) for p in plan_payouts(approved, minimum)]
+    return pay(session, shop, due_payouts(session, shop)[1], as_of)
 
 
 def balances(session: Session, shop: Shop) -> list[Balance]:

@@ -15,9 +15,9 @@ from decimal import Decimal
 from sqlmodel import Session
 
 from ledger.records import Record
-from policy.attribution import Candidate, attribute
+from policy.attribution import Candidate, attribute, code_keys
 from policy.engine import Effect, Replayed, apply
-from policy.events import DisputeChanged, Event, Referral, RefundCreated
+from policy.events import DisputeChanged, Referral, RefundCreated
 from policy.settings import Settings
 from shopify_app.services import events as meaning
 from shopify_app.services.shops import shop_settings
@@ -44,8 +44,9 @@ class Applied:
 
 
 def referral_for(session: Session, shop: Shop, snapshot: OrderSnapshot) -> tuple[Referral | None, str]:
-    """Attribute an order to one of the shop's affiliates (self-referrals get none)."""
-    rows = {row.code: row for row in shops.affiliates(session, shop.id)}
+    """Attribute an order to one of the shop's affiliates (self-referrals get none); only the
+    affiliates whose codes the order carries are loaded (this runs for every paid order)."""
+    rows = {row.code: row for row in shops.affiliates_by_keys(session, shop.id, code_keys(snapshot.clues))}
     found, why = attribute(snapshot.clues, [Candidate(row.code, row.email) for row in rows.values()])
     if found is None:
         return None, why

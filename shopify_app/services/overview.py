@@ -4,12 +4,13 @@ first-run checklist."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session
 
 from ledger.money import Money
-from shopify_app.store import inbox, shops
+from shopify_app.services.attention import count as waiting
+from shopify_app.store import shops
 from shopify_app.store.ledger import LedgerStore
 from shopify_app.store.tables import Shop
 
@@ -50,8 +51,8 @@ def overview(session: Session, shop: Shop, now: datetime, parked_attention_hours
         by = totals.setdefault(currency, {"commissions": 0, "adjustments": 0, "clawbacks": 0})
         by[part] += total
     month = tuple(Month(c, *(Money(by[p], c) for p in ("commissions", "adjustments", "clawbacks"))) for c, by in sorted(totals.items()))
-    attention = len(inbox.needing_attention(session, now - timedelta(hours=parked_attention_hours), shop.domain))
-    affiliates = shops.affiliate_page(session, shop.id, 0, 1)[1]
+    attention = waiting(session, shop.domain, now, parked_attention_hours)
+    affiliates = shops.affiliate_count(session, shop.id)
     checklist = (
         Step("Choose the approval delay and the default rate", shop.settings_saved_at is not None,
              "Settings: how long commissions wait before they can be paid, and what they earn."),

@@ -14,13 +14,10 @@ from datetime import datetime
 from sqlmodel import Session
 
 from ledger.money import Money
-from ledger.payouts import plan_payouts
-from ledger.records import Status
+from ledger.payouts import PayoutPlan
 from shopify_app.services.errors import NotFound
-from shopify_app.services.ledger import run_payouts
-from shopify_app.services.shops import shop_settings
+from shopify_app.services.ledger import due_payouts, pay
 from shopify_app.store import payouts as payout_rows, shops
-from shopify_app.store.ledger import LedgerStore
 from shopify_app.store.tables import Payout, Shop
 
 PER_PAGE = 50
@@ -32,6 +29,7 @@ class Plan:
     owed: tuple[tuple[str, Money], ...]  # negative sums carried to the next run
     below_minimum: tuple[tuple[str, Money], ...]  # positive but under the shop's minimum
     fingerprint: str  # what the merchant saw: the records the run would pay
+    plans: tuple[PayoutPlan, ...]  # the payouts themselves, paid as they are when confirmed
 
     @property
     def empty(self) -> bool:
@@ -39,10 +37,7 @@ class Plan:
 
 
 def plan(session: Session, shop: Shop) -> Plan:
-    approved = LedgerStore(session, shop.id).records_in_status(Status.APPROVED)
-    minimum = shop_settings(shop).minimum_payout
-    floors = {r.currency: Money.rounded(minimum, r.currency) for r in approved}
-    plans = plan_payouts(approved, floors)
+    approved, plans = due_payouts(session, shop)
     sums: dict[tuple[str, str], int] = {}
     taken: dict[tuple[str, str], int] = {}
     for record in approved:
@@ -55,7 +50,7 @@ def plan(session: Session, shop: Shop) -> Plan:
     ids = sorted(i for p in plans for i in p.record_ids)
     digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
     pays = tuple((p.affiliate, p.total, len(p.record_ids), Money(taken[(p.affiliate, p.currency)], p.currency)) for p in plans)
-    return Plan(pays, owed, below, digest)
+    return Plan(pays, owed, below, digest, tuple(plans))
 
 
 class PlanChanged(RuntimeError):
@@ -64,9 +59,10 @@ class PlanChanged(RuntimeError):
 
 def run(session: Session, shop: Shop, confirmed: str, now: datetime) -> list[Payout]:
     """Run the payouts the merchant saw (``confirmed`` is the preview's fingerprint)."""
-    if plan(session, shop).fingerprint != confirmed:
+    current = plan(session, shop)
+    if current.fingerprint != confirmed:
         raise PlanChanged("the approved records changed since the preview: look again before paying")
-    return run_payouts(session, shop, now)
+    return pay(session, shop, list(current.plans), now)
 
 
 def history(session: Session, shop: Shop, page: int) -> tuple[list[Payout], int, int]:

@@ -19,6 +19,7 @@ How a try settles:
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from sqlmodel import Session
@@ -93,48 +94,62 @@ def _apply_reading_shopify(session: Session, shop: Shop, parsed: Parsed, deliver
       (its priced lines, its sale), then apply again; still too thin, it is retried later.
     - Parked (the order's sale unknown): read the order; if it is paid, its sale replays the
       parked events, this one included, and the delivery is settled by its own outcome.
-    A failed read changes nothing: the delivery stays parked or is retried, with why.
+    A failed read changes nothing: the delivery stays parked or is retried, and its note says
+    why, Shopify's refusal included (a missing scope must reach "needs attention").
     """
     try:
         applied = _apply(session, shop, parsed.snapshot, parsed, delivery, now)
-    except NeedsFetch as waiting:
+    except NeedsFetch as thin:
         if readers is None:
             raise
-        read = _read(session, shop, parsed, delivery, now, readers, refetch=True)
-        if read is None:
-            raise
-        return read
+        read, failed = _read(session, shop, parsed, delivery, now, readers, refetch=True)
+        if read is not None:
+            return read
+        if failed:
+            raise NeedsFetch(f"{thin}; {failed}") from thin
+        raise
     if Effect.PARKED in applied.effects and readers is not None:
-        return _read(session, shop, parsed, delivery, now, readers, refetch=False) or _settlement(applied, parsed)
+        read, failed = _read(session, shop, parsed, delivery, now, readers, refetch=False)
+        if read is not None:
+            return read
+        parked = _settlement(applied, parsed)
+        return replace(parked, note="; ".join(filter(None, (parked.note, failed)))) if failed else parked
     return _settlement(applied, parsed)
 
 
-def _read(session: Session, shop: Shop, parsed: Parsed, delivery: Claimed, now: datetime, readers: Readers, *, refetch: bool) -> Settlement | None:
+def _read(
+    session: Session, shop: Shop, parsed: Parsed, delivery: Claimed, now: datetime, readers: Readers, *, refetch: bool,
+) -> tuple[Settlement | None, str]:
     """Read the order (and a thin return) from Shopify, apply it, and say how the delivery
-    settled; None when nothing could be read or it did not help (rolled back)."""
+    settled; ``(None, why)`` when nothing could be read or it did not help (rolled back),
+    ``why`` naming Shopify's failure when there was one ("" when the order is just not there
+    or not paid yet)."""
     snapshot = parsed.snapshot
     try:
         with session.begin_nested():
             reader = readers(session, shop, now)
             if reader is None:
-                return None
+                return None, ""
             if isinstance(snapshot, ReturnSnapshot) and not snapshot.complete:
                 snapshot = reader.return_(snapshot.return_id)
             order = reader.order(parsed.order_id)
             if order is None:
-                return None
+                return None, ""
             sale = _apply(session, shop, order, parsed, delivery, now)
             if not refetch:
                 mine = [r for r in sale.replayed if r.key == parsed.key]
                 if not mine:  # not paid yet, or replayed nothing of ours: leave it parked
                     raise _NothingRead
                 problem = replay_settlements(tuple(mine)).get(parsed.key)
-                return problem or Settlement(DeliveryStatus.DONE, "order read from Shopify", parsed.order_id, parsed.key)
-            return _settlement(_apply(session, shop, snapshot, parsed, delivery, now), parsed)
-    except (_NothingRead, NeedsFetch, ShopifyError, PayloadError) as missing:
+                return problem or Settlement(DeliveryStatus.DONE, "order read from Shopify", parsed.order_id, parsed.key), ""
+            return _settlement(_apply(session, shop, snapshot, parsed, delivery, now), parsed), ""
+    except (_NothingRead, NeedsFetch) as missing:
         if not isinstance(missing, _NothingRead):
-            log.info("delivery %s: reading Shopify did not help: %s", delivery.id, missing)
-        return None
+            log.info("delivery %s: the order read from Shopify is still too thin: %s", delivery.id, missing)
+        return None, ""
+    except (ShopifyError, PayloadError) as failed:
+        log.warning("delivery %s: reading Shopify failed: %s", delivery.id, failed)
+        return None, f"reading Shopify failed: {failed}"
 
 
 class _NothingRead(Exception):

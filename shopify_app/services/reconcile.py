@@ -78,7 +78,11 @@ def catch_up(
     return report
 
 
+def resume_from(last: datetime | None, installed: datetime) -> datetime:
+    """Where a shop's next reconciliation starts: its last run (else its install), less the overlap."""
+    return (last or installed) - OVERLAP
+
+
 def due_since(last: datetime | None, installed: datetime, now: datetime, every: timedelta) -> datetime | None:
     """From when to reconcile a shop now, or None when its last run is recent enough."""
-    start = last or installed
-    return None if now - start < every else start - OVERLAP
+    return None if now - (last or installed) < every else resume_from(last, installed)

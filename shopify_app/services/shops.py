@@ -101,6 +101,19 @@ def add_shop(session: Session, raw_domain: str, now: datetime, encrypted_token: 
     return shop
 
 
+_TERMS = {"rate_percent": ("default_rate_percent", "rate"), "approval_delay_days": ("approval_delay_days", "approval delay")}
+"""An affiliate's own terms: the shop setting that bounds each, and its name in messages."""
+
+
+def affiliate_term(field: str, raw: str):
+    """An affiliate's rate or delay override, bounded as the shop's own setting is."""
+    key, name = _TERMS[field]
+    try:
+        return parse(key, raw)
+    except SettingError as exc:
+        raise InvalidInput(str(exc).replace(key, name), field) from None
+
+
 def add_affiliate(
     session: Session,
     shop: Shop,
@@ -114,20 +127,14 @@ def add_affiliate(
     own settings (0-100 % with at most 4 decimals, 0-3650 days)."""
     code = (code or "").strip()
     if not code or len(code) > MAX_CODE or set(code) - _CODE_CHARS:
-        raise InvalidInput(f"not a valid affiliate code: {code[:MAX_CODE + 1]!r} (letters, digits, - and _, at most {MAX_CODE})")
+        raise InvalidInput(f"not a valid affiliate code: {code[:MAX_CODE + 1]!r} (letters, digits, - and _, at most {MAX_CODE})", "code")
     email = (email or "").strip()
     if "@" not in email or " " in email or len(email) > MAX_EMAIL:
-        raise InvalidInput(f"not a valid email: {email[:60]!r}")
-    rate = delay = None
-    try:
-        if rate_percent is not None:
-            rate = str(parse("default_rate_percent", str(rate_percent)))
-        if approval_delay_days is not None:
-            delay = parse("approval_delay_days", str(approval_delay_days))
-    except SettingError as exc:
-        raise InvalidInput(str(exc).replace("default_rate_percent", "rate").replace("approval_delay_days", "approval delay")) from None
+        raise InvalidInput(f"not a valid email: {email[:60]!r}", "email")
+    rate = None if rate_percent is None else str(affiliate_term("rate_percent", str(rate_percent)))
+    delay = None if approval_delay_days is None else affiliate_term("approval_delay_days", str(approval_delay_days))
     if shops.find_affiliate(session, shop.id, code) is not None:
-        raise InvalidInput(f"affiliate code {code!r} already exists in {shop.domain}")
+        raise InvalidInput(f"affiliate code {code!r} already exists in {shop.domain}", "code")
     affiliate = Affiliate(
         shop_id=shop.id, code=code, code_key=code.casefold(), email=email, rate_percent=rate,
         approval_delay_days=delay, created_at=now,

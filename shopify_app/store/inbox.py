@@ -181,6 +181,15 @@ class Settlement:
     retry: bool = False  # the failure may pass: try again later, up to the maximum
     redact_body: bool = False  # the delivery itself names a customer (a privacy request)
 
+    def __post_init__(self) -> None:
+        # A note may carry text from elsewhere (an exception, Shopify's answer): keep it a note.
+        if self.note is not None and len(self.note) > MAX_NOTE:
+            object.__setattr__(self, "note", self.note[: MAX_NOTE - 1] + "…")
+
+
+MAX_NOTE = 2000
+"""The longest note kept on a delivery (``last_error``), in characters."""
+
 
 def finish(session: Session, delivery: Claimed, settlement: Settlement, now: datetime, max_attempts: int) -> DeliveryStatus:
     """Record one try of ``delivery`` in ONE statement; returns its status now."""
@@ -245,9 +254,15 @@ def held_for_review(session: Session, shop_domain: str, delivery_id: int):
     return session.execute(query).first()
 
 
-def resolve(session: Session, delivery_id: int, status: DeliveryStatus, note: str, now: datetime) -> None:
-    """A person settled the delivery (a review decision): its status and why."""
-    session.execute(update(_INBOX).where(_INBOX.c.id == delivery_id).values(status=status.value, last_error=note, processed_at=now))
+def resolve_review(session: Session, shop_domain: str, delivery_id: int, status: DeliveryStatus, note: str, now: datetime) -> bool:
+    """A person settled a delivery held for review: its status and why. False when it is not
+    (or no longer) this shop's held delivery: two decisions racing, only one settles it."""
+    result = session.execute(
+        update(_INBOX)
+        .where(_INBOX.c.id == delivery_id, _INBOX.c.shop_domain == shop_domain, _INBOX.c.status == DeliveryStatus.REVIEW.value)
+        .values(status=status.value, last_error=note, processed_at=now)
+    )
+    return result.rowcount == 1
 
 
 def has_pending(session: Session, shop_domain: str, order_ids: Iterable[str]) -> bool:
@@ -329,21 +344,33 @@ def counts_by_status(session: Session, shop_domain: str | None = None) -> dict[s
     return {status: count for status, count in session.execute(query)}
 
 
-def needing_attention(session: Session, parked_since: datetime, shop_domain: str | None = None, limit: int = 1000) -> list:
+def _needing_attention(parked_since: datetime, shop_domain: str | None) -> list:
     """Deliveries a person should look at: failed, conflicting, held for review, parked
     since before ``parked_since`` (their order never arrived), or still retrying after a
-    failed try (``last_error`` set while received). Oldest first."""
+    failed try (``last_error`` set while received)."""
+    where = [or_(
+        _INBOX.c.status.in_([s.value for s in NEEDS_ATTENTION]),
+        and_(_INBOX.c.status == DeliveryStatus.PARKED.value, _INBOX.c.received_at < parked_since),
+        and_(_INBOX.c.status == DeliveryStatus.RECEIVED.value, _INBOX.c.attempts > 0),
+    )]
+    if shop_domain is not None:
+        where.append(_INBOX.c.shop_domain == shop_domain)
+    return where
+
+
+def needing_attention(session: Session, parked_since: datetime, shop_domain: str | None = None, limit: int = 1000) -> list:
+    """The deliveries needing a person (``_needing_attention``), oldest first."""
     query = (
         select(_INBOX.c.id, _INBOX.c.shop_domain, _INBOX.c.topic, _INBOX.c.status, _INBOX.c.order_id, _INBOX.c.business_key,
                _INBOX.c.last_error, _INBOX.c.received_at, _INBOX.c.attempts)
-        .where(or_(
-            _INBOX.c.status.in_([s.value for s in NEEDS_ATTENTION]),
-            and_(_INBOX.c.status == DeliveryStatus.PARKED.value, _INBOX.c.received_at < parked_since),
-            and_(_INBOX.c.status == DeliveryStatus.RECEIVED.value, _INBOX.c.attempts > 0),
-        ))
+        .where(*_needing_attention(parked_since, shop_domain))
         .order_by(_INBOX.c.id)
         .limit(limit)
     )
-    if shop_domain is not None:
-        query = query.where(_INBOX.c.shop_domain == shop_domain)
     return list(session.execute(query))
+
+
+def count_needing_attention(session: Session, parked_since: datetime, shop_domain: str) -> int:
+    """How many deliveries of a shop need a person (the admin's badge and home page)."""
+    query = select(func.count()).select_from(_INBOX).where(*_needing_attention(parked_since, shop_domain))
+    return session.execute(query).scalar_one()

@@ -195,12 +195,16 @@ class LedgerStore:
         )
         return [tuple(row) for row in self.session.execute(query)]
 
-    def balances(self) -> list[Balance]:
-        """Balances from the running totals (see ``BalanceTotal``), per affiliate and currency."""
+    def balances(self, affiliates: Sequence[str] | None = None) -> list[Balance]:
+        """Balances from the running totals (see ``BalanceTotal``), per affiliate and currency:
+        of every affiliate, or of ``affiliates`` only (a page of them)."""
         sums: dict[tuple[str, str], dict[str, int]] = {}
+        where = [BalanceTotal.shop_id == self.shop_id]
+        if affiliates is not None:
+            where.append(BalanceTotal.affiliate.in_(list(affiliates)))
         rows = self.session.execute(  # plain tuples: ORM objects were most of the cost for big shops
             select(BalanceTotal.affiliate, BalanceTotal.currency, BalanceTotal.status, BalanceTotal.amount_minor)
-            .where(BalanceTotal.shop_id == self.shop_id)
+            .where(*where)
             .order_by(BalanceTotal.affiliate, BalanceTotal.currency)
         )
         for affiliate, currency, status, amount in rows:

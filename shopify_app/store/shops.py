@@ -30,23 +30,28 @@ def affiliates(session: Session, shop_id: int) -> list[Affiliate]:
     return list(session.scalars(select(Affiliate).where(Affiliate.shop_id == shop_id).order_by(Affiliate.id)))
 
 
+def affiliates_by_keys(session: Session, shop_id: int, keys: set[str]) -> list[Affiliate]:
+    """The shop's affiliates whose code keys (case-folded codes) are among ``keys``."""
+    if not keys:
+        return []
+    return list(session.scalars(select(Affiliate).where(Affiliate.shop_id == shop_id, Affiliate.code_key.in_(sorted(keys)))))
+
+
 def find_affiliate(session: Session, shop_id: int, code: str) -> Affiliate | None:
     return session.scalars(select(Affiliate).where(Affiliate.shop_id == shop_id, Affiliate.code_key == code.casefold())).first()
 
 
 def store_risk(session: Session, shop_id: int, readings: dict[str, dict]) -> None:
-    """Keep the risk job's reading of each affiliate (``readings``: code -> column values);
-    affiliates without a reading (no records yet) are reset to unflagged."""
+    """Keep the risk job's reading of each affiliate (``readings``: code -> column values)."""
     where = _AFFILIATES.c.shop_id == shop_id
     for code, values in readings.items():
         session.execute(update(_AFFILIATES).where(where, _AFFILIATES.c.code == code).values(**values))
-    session.execute(update(_AFFILIATES).where(where, _AFFILIATES.c.code.not_in(sorted(readings)))
-                    .values(flagged=False, flag_reason=None, refund_rate_percent=None, referred_orders=0, chargebacks=0))
 
 
-def affiliate_page(session: Session, shop_id: int, offset: int, limit: int) -> tuple[list[Affiliate], int]:
-    """One page of the shop's affiliates, by code, and how many there are."""
-    where = Affiliate.shop_id == shop_id
-    total = session.execute(select(func.count()).select_from(_AFFILIATES).where(_AFFILIATES.c.shop_id == shop_id)).scalar_one()
-    rows = session.scalars(select(Affiliate).where(where).order_by(Affiliate.code_key).offset(offset).limit(limit))
-    return list(rows), total
+def affiliate_count(session: Session, shop_id: int) -> int:
+    return session.execute(select(func.count()).select_from(_AFFILIATES).where(_AFFILIATES.c.shop_id == shop_id)).scalar_one()
+
+
+def affiliate_page(session: Session, shop_id: int, offset: int, limit: int) -> list[Affiliate]:
+    """One page of the shop's affiliates, by code."""
+    return list(session.scalars(select(Affiliate).where(Affiliate.shop_id == shop_id).order_by(Affiliate.code_key).offset(offset).limit(limit)))

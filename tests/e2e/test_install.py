@@ -232,3 +232,18 @@ def test_the_worker_reconciles_each_installed_shop_when_it_is_due(client, databa
     fake.add_order(SHOP, 4002, [FakeLine(52, "100.00")], discount_codes=["ANNA"], processed_at=now)
     worker.periodic_jobs(database, now + timedelta(hours=1), config, admin_readers(config))  # not due again for six hours
     assert len(records(database)) == 1
+
+
+def test_a_refused_read_from_shopify_is_said_on_the_parked_delivery(client, database, fake, config) -> None:
+    """A refund of an unknown order, and Shopify refuses the read (a scope taken away): the
+    delivery stays parked, and its note says Shopify refused, for "needs attention"."""
+    open_app(client, fake)
+    add_affiliate(database)
+    fake.fail_next(5, 403)
+    refund = samples.refund(73, 1003, [(31, 1, "10.00")], created_at=datetime.now(timezone.utc).isoformat())
+    assert post_webhook(client, "refunds/create", refund).status_code == 200
+    worker.run(database, config, until_idle=True)
+    with database.reading() as session:
+        [delivery] = session.scalars(select(WebhookDelivery).where(WebhookDelivery.topic == "refunds/create")).all()
+        assert delivery.status == "parked" and "reading Shopify failed" in delivery.last_error and "403" in delivery.last_error
+    assert records(database) == []

@@ -6,7 +6,6 @@ interfaces.md "HTTP"; shopify-platform.md §3 and pitfalls 2-4; reliability-and-
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import threading
 

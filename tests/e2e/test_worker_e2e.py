@@ -16,7 +16,6 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
 from shopify_app.dev import samples as payloads
-from shopify_app.services import ledger as services, shops as registry
 from shopify_app.store.crypto import TokenCipher
 from shopify_app.store.tables import Shop, WebhookDelivery
 from tests.e2e.conftest import make_config

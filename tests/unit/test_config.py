@@ -108,3 +108,17 @@ def test_an_inbox_retention_shorter_than_shopifys_retries_or_malformed_is_refuse
     with pytest.raises(ConfigError, match="CLAWBACK_INBOX_RETENTION_DAYS must be a whole number of days from 7 to 3650") as caught:
         Config.from_env({"CLAWBACK_INBOX_RETENTION_DAYS": value})
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1023", "67108865", "five", "5e6"])
+def test_a_webhook_size_limit_out_of_bounds_or_malformed_is_refused(value: str) -> None:
+    # 0 would answer 413 to every webhook, unseen; a huge limit lets one request fill memory.
+    with pytest.raises(ConfigError, match="CLAWBACK_MAX_WEBHOOK_BYTES must be a whole number of bytes from 1024 to 67108864") as caught:
+        Config.from_env({"CLAWBACK_MAX_WEBHOOK_BYTES": value})
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("value, limit", [(None, 5 * 1024 * 1024), ("", 5 * 1024 * 1024), ("2000", 2000)])
+def test_the_webhook_size_limit_default_and_a_set_one(value: str | None, limit: int) -> None:
+    env = {} if value is None else {"CLAWBACK_MAX_WEBHOOK_BYTES": value}
+    assert Config.from_env(env).max_webhook_bytes == limit
