@@ -51,12 +51,12 @@ class Config:
     max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
     dev_mode: bool = True
     worker_max_attempts: int = 8
-    # Deliveries per worker transaction. PostgreSQL: one, so a worker holds the hot balance
-    # rows of an affiliate only for one delivery (larger batches serialised two workers on
-    # those rows and deadlocked them, bench/RESULTS.md 12:42). SQLite: a few, to share one
-    # fsync, but few, because the batch holds the write lock the webhook intake needs.
-    worker_batch: int = 1
-    worker_batch_sqlite: int = 5
+    # Deliveries per worker transaction: one commit, one claim, one read of the orders and
+    # one write of each changed row per batch (``store.batch``; its orders are locked in key
+    # order first, so two workers never deadlock). Not more: on SQLite the batch holds the
+    # write lock the webhook intake needs, ~1-2 ms per delivery (bench/RESULTS.md).
+    worker_batch: int = 20
+    worker_batch_sqlite: int = 20
     parked_attention_hours: int = 24
     reconcile_every: timedelta = timedelta(hours=6)  # per shop, by the worker: webhooks are not guaranteed
     # Finished deliveries older than this are deleted by the worker (store.inbox.prune): at
@@ -68,6 +68,11 @@ class Config:
     inbox_prune_batch: int = 1000
     inbox_prune_batch_sqlite: int = 200
     inbox_prune_batches: int = 20
+
+    @property
+    def batch_size(self) -> int:
+        """Deliveries per worker transaction on this database."""
+        return self.worker_batch_sqlite if self.is_sqlite else self.worker_batch
 
     @property
     def prune_batch(self) -> int:

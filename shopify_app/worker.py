@@ -22,7 +22,7 @@ from typing import Callable
 from shopify_app.clock import utcnow
 from shopify_app.config import Config
 from shopify_app.services import ledger, reconcile
-from shopify_app.services.process import process
+from shopify_app.services.process import try_batch
 from shopify_app.services.reading import Readers, admin_readers
 from shopify_app.store import inbox, shops
 from shopify_app.store.engine import Database
@@ -45,15 +45,14 @@ class RunReport:
 
 def process_batch(
     database: Database, config: Config, now: datetime, due_by: datetime | None = None, readers: Readers | None = None,
+    limit: int | None = None,
 ) -> list[tuple[int, DeliveryStatus]]:
-    """Claim a batch of runnable deliveries and try each once, in ONE transaction."""
-    limit = config.worker_batch_sqlite if config.is_sqlite else config.worker_batch
+    """Claim a batch of runnable deliveries and try each once, in ONE transaction
+    (``services.process.try_batch``)."""
+    limit = limit or config.batch_size
     with database.transaction() as session:
         batch = inbox.claim(session, due_by or now, database.is_postgres, limit)
-        return [
-            (delivery.id, inbox.finish(session, delivery, process(session, delivery, now, readers), now, config.worker_max_attempts))
-            for delivery in batch
-        ]
+        return try_batch(session, batch, now, readers, config.worker_max_attempts)
 
 
 def periodic_jobs(database: Database, as_of: datetime, config: Config | None = None, readers: Readers | None = None) -> int:
@@ -110,10 +109,21 @@ def run(
     started = clock()
     last_jobs = None
     readers = admin_readers(config)
+    limit, single = None, 0  # after a failed batch, ``single`` deliveries go one per transaction
     while not should_stop():
         now = clock()
         # A delivery retried later is due after ``started``, so an until-idle run tries each once.
-        results = process_batch(database, config, now, due_by=started if until_idle else now, readers=readers)
+        try:
+            results = process_batch(database, config, now, due_by=started if until_idle else now, readers=readers, limit=limit)
+        except Exception:  # noqa: BLE001 - only a batch: one delivery per transaction raises as before
+            if (limit or config.batch_size) == 1:
+                raise
+            log.warning("a batch failed as a whole and was rolled back; its deliveries are tried one per transaction", exc_info=True)
+            limit, single = 1, config.batch_size
+            continue
+        if single:
+            single -= len(results)
+            limit = 1 if single > 0 else None
         for _, status in results:
             report.count(status)
         if results:

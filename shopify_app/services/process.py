@@ -1,12 +1,14 @@
-"""One try of one stored delivery: parse it once, apply it, and say how it settled.
+"""Tries of stored deliveries, a claimed batch at a time: parse each once, apply it, and
+say how it settled.
 
 The path reads top to bottom: ``shopify.parse`` reads the body into a snapshot; a
 shop-level topic goes to ``services.privacy``; an order-level one to
 ``services.orders.apply_snapshot`` (lock the order, events, policy, ledger, facts; a sale that
 replays parked events settles their deliveries). What the webhook could not tell (the order
 of a refund that came first, a thin return) is read from Shopify in the same try
-(``services.reading``). All of it runs in savepoints of the caller's transaction, so a failed
-try leaves nothing behind.
+(``services.reading``). Each try runs in a savepoint of the caller's transaction (the
+batch's), so a failed try leaves nothing behind, in the database or in what the batch holds
+in memory (``store.batch.savepoint``).
 
 How a try settles:
 - ``conflict``: the same id arrived with other content (nothing applied);
@@ -21,6 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime
+from typing import Sequence
 
 from sqlmodel import Session
 
@@ -36,8 +39,10 @@ from shopify_app.shopify.http import ShopifyError
 from shopify_app.shopify.parse import Parsed, identify, parse_delivery
 from shopify_app.shopify.snapshots import CustomerRedact, DataRequest, ReturnSnapshot, ScopesUpdate, ShopRedact, ShopSnapshot
 from shopify_app.shopify.topics import TopicKind
-from shopify_app.store import shops
+from shopify_app.store import batch as batches, inbox, orders, shops
+from shopify_app.store.batch import savepoint
 from shopify_app.store.inbox import Claimed, DeliveryStatus, Settlement
+from shopify_app.store.ledger import LedgerStore
 from shopify_app.store.tables import Shop
 
 log = logging.getLogger("clawback.process")
@@ -46,30 +51,89 @@ SHOP_LEVEL = frozenset({TopicKind.APP_UNINSTALLED, TopicKind.SCOPES_UPDATE, Topi
                         TopicKind.CUSTOMERS_REDACT, TopicKind.SHOP_REDACT})
 
 
-def process(session: Session, delivery: Claimed, now: datetime, readers: Readers | None = None) -> Settlement:
-    """Try ``delivery`` once in savepoints of ``session``; never raises for a bad delivery.
-    With ``readers``, what the webhook could not tell is read from Shopify in the same try:
-    the order of an event that arrived before it, a thin return, an edit's new lines."""
+def try_batch(
+    session: Session, batch: Sequence[Claimed], now: datetime, readers: Readers | None = None, max_attempts: int = 8,
+) -> list[tuple[int, DeliveryStatus]]:
+    """Try each delivery of a claimed batch once, in order, each in a savepoint of
+    ``session``, and record how it settled (``store.inbox.finish``); a bad delivery never
+    raises. Returns ``(delivery id, status)`` of each.
+
+    Done once per batch, not per delivery: each body is parsed, each shop read, and every order
+    the batch applies to locked, in key order, before any is applied, so two workers whose
+    batches share orders queue instead of deadlocking (``store.orders.lock_in_order``). The
+    orders and their records are read then and held in memory (``store.batch``); what the tries
+    change of them, of the balance totals and of the deliveries' statuses is written once at
+    the end. A batch of several is first tried optimistically, without a database savepoint
+    per try; if a try fails after writing, that pass is undone and the batch tried carefully,
+    a savepoint per try (``store.batch.opened``). With ``readers``, what a webhook could not tell is read from Shopify in the same
+    try: the order of an event that arrived before it, a thin return, an edit's new lines."""
+    parsed = [_parse(delivery) for delivery in batch]
+    shop_of = {domain: shops.find(session, domain) for domain in sorted({delivery.shop_domain for delivery in batch})}
+    applied = sorted({(shop.id, one.order_id) for delivery, one in zip(batch, parsed)
+                      if isinstance(one, Parsed) and _applies(one, shop := shop_of[delivery.shop_domain])})
+    orders.lock_in_order(session, applied, now)
+    if len(batch) > 1:
+        try:
+            with session.begin_nested():
+                return _pass(session, batch, parsed, shop_of, applied, now, readers, max_attempts, careful=False)
+        except batches.Spoiled as spoiled:
+            log.info("batch of %s: %s; tried again with a savepoint per try", len(batch), spoiled)
+    return _pass(session, batch, parsed, shop_of, applied, now, readers, max_attempts, careful=True)
+
+
+def _pass(
+    session: Session, batch: Sequence[Claimed], parsed: list, shop_of: dict, applied: list, now: datetime, readers: Readers | None,
+    max_attempts: int, *, careful: bool,
+) -> list[tuple[int, DeliveryStatus]]:
+    """One pass over the batch (``try_batch``): optimistic (a try's savepoint is a frame in
+    memory only) or careful (a database savepoint per try), ``store.batch.opened``."""
+    settled = []
+    with batches.opened(session, careful=careful) as held:
+        orders.hold(session, applied)
+        for shop_id in {shop_id for shop_id, _ in applied}:
+            LedgerStore(session, shop_id).hold([order_id for held_shop, order_id in applied if held_shop == shop_id])
+        for delivery, one in zip(batch, parsed):
+            if isinstance(one, Parsed) and (one.kind in SHOP_LEVEL or (delivery.shop_domain, one.order_id) in held.parked):
+                inbox.write_finished(session)  # this try reads stored statuses: a sale settles its parked deliveries
+            settlement = one if isinstance(one, Settlement) else _try(session, shop_of[delivery.shop_domain], delivery, one, now, readers)
+            settled.append((delivery.id, inbox.finish(session, delivery, settlement, now, max_attempts)))
+    return settled
+
+
+def _parse(delivery: Claimed) -> Parsed | Settlement:
+    """The delivery's body read once, or how it failed (a payload no retry can fix)."""
     try:
-        parsed = parse_delivery(delivery.topic, delivery.body)
+        return parse_delivery(delivery.topic, delivery.body)
     except PayloadError as error:
         order_id, key = identify(delivery.topic, delivery.body)
         return Settlement(DeliveryStatus.FAILED, f"payload: {error}", order_id, key)
+
+
+def _applies(parsed: Parsed, shop: Shop | None) -> bool:
+    """Whether the delivery goes to its order (and so locks it): an order-level topic of an
+    installed shop."""
+    return (shop is not None and parsed.snapshot is not None and parsed.kind not in SHOP_LEVEL
+            and shop.uninstalled_at is None and parsed.order_id is not None)
+
+
+def _try(session: Session, shop: Shop | None, delivery: Claimed, parsed: Parsed, now: datetime, readers: Readers | None) -> Settlement:
+    """One try, in ONE savepoint on its usual path (a second only when it reads Shopify)."""
     settled = lambda status, note=None, **kw: Settlement(status, note, parsed.order_id, parsed.key, **kw)  # noqa: E731
     try:
-        with session.begin_nested():
-            shop = shops.find(session, delivery.shop_domain)
-            if shop is None:
-                return settled(DeliveryStatus.FAILED, f"no shop {delivery.shop_domain} is installed")
-            if parsed.snapshot is None:
-                return settled(DeliveryStatus.IGNORED, f"topic {delivery.topic} moves no commission")
-            if parsed.kind in SHOP_LEVEL:
+        if shop is None:
+            return settled(DeliveryStatus.FAILED, f"no shop {delivery.shop_domain} is installed")
+        if parsed.snapshot is None:
+            return settled(DeliveryStatus.IGNORED, f"topic {delivery.topic} moves no commission")
+        if parsed.kind in SHOP_LEVEL:
+            with savepoint(session):
                 return _shop_level(session, shop, parsed, now)
-            if shop.uninstalled_at is not None:
-                return settled(DeliveryStatus.HELD, "held: the shop has uninstalled the app; processed if it reinstalls")
-            if parsed.order_id is None:  # returns/update names only the return
-                return settled(DeliveryStatus.IGNORED, f"{delivery.topic} names no order: it moves no commission")
+        if shop.uninstalled_at is not None:
+            return settled(DeliveryStatus.HELD, "held: the shop has uninstalled the app; processed if it reinstalls")
+        if parsed.order_id is None:  # returns/update names only the return
+            return settled(DeliveryStatus.IGNORED, f"{delivery.topic} names no order: it moves no commission")
         return _apply_reading_shopify(session, shop, parsed, delivery, now, readers)
+    except batches.Spoiled:
+        raise  # the whole pass is undone and run again carefully (``try_batch``)
     except IdempotencyConflict as conflict:
         return settled(DeliveryStatus.CONFLICT, str(conflict))
     except EventRefused as refused:
@@ -83,7 +147,7 @@ def process(session: Session, delivery: Claimed, now: datetime, readers: Readers
 
 def _apply(session: Session, shop: Shop, snapshot, parsed: Parsed, delivery: Claimed, now: datetime) -> Applied:
     """Apply one snapshot in its own savepoint."""
-    with session.begin_nested():
+    with savepoint(session):
         return apply_snapshot(session, shop, snapshot, now, topic=parsed.topic, triggered_at=delivery.triggered)
 
 
@@ -126,7 +190,7 @@ def _read(
     or not paid yet)."""
     snapshot = parsed.snapshot
     try:
-        with session.begin_nested():
+        with savepoint(session):
             reader = readers(session, shop, now)
             if reader is None:
                 return None, ""

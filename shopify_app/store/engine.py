@@ -66,14 +66,16 @@ def _on_conflict(
 
 
 def insert_on_conflict(
-    session: Session | Connection, model, values: dict, keys: Sequence[str], add: Sequence[str] = (), assign: Sequence[str] = (),
-    returning: Sequence[str] = (),
+    session: Session | Connection, model, values: dict | list[dict], keys: Sequence[str], add: Sequence[str] = (),
+    assign: Sequence[str] = (), returning: Sequence[str] = (),
 ):
     """``INSERT ... ON CONFLICT (keys)``: do nothing, or add to the ``add`` columns and
     overwrite the ``assign`` columns; ``RETURNING`` the ``returning`` columns, typed. Returns
     the result (``rowcount`` 0 when nothing changed). On PostgreSQL a ``DO UPDATE`` locks the
-    row it updates until the transaction ends, like ``SELECT ... FOR UPDATE``."""
-    statement = _on_conflict(model.__table__, tuple(values), tuple(keys), tuple(add), tuple(assign), tuple(returning))
+    row it updates until the transaction ends, like ``SELECT ... FOR UPDATE``. A list of
+    rows (same columns, no ``returning``) is sent as one executemany, row by row in order."""
+    columns = tuple(values[0] if isinstance(values, list) else values)
+    statement = _on_conflict(model.__table__, columns, tuple(keys), tuple(add), tuple(assign), tuple(returning))
     return session.execute(statement, values)
 
 

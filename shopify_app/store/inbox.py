@@ -25,10 +25,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Iterable, Mapping
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from shopify_app.store import batch as batches
 from shopify_app.store.engine import Database, insert_on_conflict
 from shopify_app.store.tables import WebhookDelivery
 
@@ -191,25 +192,49 @@ MAX_NOTE = 2000
 """The longest note kept on a delivery (``last_error``), in characters."""
 
 
+# Built once: one per try. ``coalesce`` keeps what the row had when the try did not say.
+_FINISH = update(_INBOX).where(_INBOX.c.id == bindparam("delivery_id")).values(
+    attempts=bindparam("attempts"), last_error=bindparam("note"), status=bindparam("status"),
+    processed_at=bindparam("processed_at", type_=_INBOX.c.processed_at.type),
+    next_attempt_at=func.coalesce(bindparam("next_attempt_at", type_=_INBOX.c.next_attempt_at.type), _INBOX.c.next_attempt_at),
+    order_id=func.coalesce(bindparam("order_id", type_=_INBOX.c.order_id.type), _INBOX.c.order_id),
+    business_key=func.coalesce(bindparam("business_key", type_=_INBOX.c.business_key.type), _INBOX.c.business_key),
+)
+
+
 def finish(session: Session, delivery: Claimed, settlement: Settlement, now: datetime, max_attempts: int) -> DeliveryStatus:
-    """Record one try of ``delivery`` in ONE statement; returns its status now."""
+    """Record one try of ``delivery``; returns its status now. In ONE statement (two for a
+    privacy request, whose body is redacted), or, in an open batch (``store.batch``), held and
+    written with the batch's others in one executemany (``write_finished``)."""
     attempts = delivery.attempts + 1
     status = settlement.status
-    values: dict = {"attempts": attempts, "last_error": settlement.note}
+    retry_at = None
     if settlement.retry:
         status = DeliveryStatus.RECEIVED if attempts < max_attempts else DeliveryStatus.FAILED
-        values["next_attempt_at"] = now + backoff(attempts)
-    values["status"] = status.value
-    if status is not DeliveryStatus.RECEIVED:
-        values["processed_at"] = now
-    if settlement.order_id or delivery.order_id:
-        values["order_id"] = settlement.order_id or delivery.order_id
-    if settlement.business_key or delivery.business_key:
-        values["business_key"] = settlement.business_key or delivery.business_key
+        retry_at = now + backoff(attempts)
+    values = {
+        "delivery_id": delivery.id, "attempts": attempts, "note": settlement.note, "status": status.value,
+        "processed_at": None if status is DeliveryStatus.RECEIVED else now, "next_attempt_at": retry_at,
+        "order_id": settlement.order_id, "business_key": settlement.business_key,
+    }
+    batch = batches.current(session)
+    if batch is None:
+        session.connection().execute(_FINISH, values)
+    else:
+        batch.finished.append(values)
+        if status is DeliveryStatus.PARKED and (settlement.order_id or delivery.order_id):
+            batch.parked.add((delivery.shop_domain, settlement.order_id or delivery.order_id))
     if settlement.redact_body:
-        values["body"] = REDACTED
-    session.execute(update(_INBOX).where(_INBOX.c.id == delivery.id).values(**values))
+        session.execute(update(_INBOX).where(_INBOX.c.id == delivery.id).values(body=REDACTED))
     return status
+
+
+def write_finished(session: Session) -> None:
+    """Write the tries the open batch holds (``finish``), in one executemany."""
+    batch = batches.current(session)
+    if batch is not None and batch.finished:
+        session.connection().execute(_FINISH, batch.finished)
+        batch.finished, batch.parked = [], set()
 
 
 def settle_parked(
@@ -218,6 +243,9 @@ def settle_parked(
     """The order's sale arrived and replayed its parked events: settle their deliveries.
     ``outcomes`` maps a business key to how its event ended; a parked delivery whose key is
     not there was applied (``done``)."""
+    batch = batches.current(session)
+    if batch is not None and (shop_domain, order_id) in batch.parked:
+        raise RuntimeError(f"order {order_id}'s parked deliveries are held unwritten in the batch; write them first")
     where = and_(_INBOX.c.shop_domain == shop_domain, _INBOX.c.order_id == order_id, _INBOX.c.status == DeliveryStatus.PARKED.value)
     for key, settlement in outcomes.items():
         values = {"status": settlement.status.value, "last_error": settlement.note, "processed_at": now}
