@@ -113,7 +113,12 @@ def access_token(session: Session, shop: Shop, now: datetime, endpoint: TokenEnd
     """A working access token for ``shop``, refreshed first when it is about to expire, in the
     caller's transaction, holding the shop row's lock. None when only the merchant can
     restore access: the shop is then marked ``needs_auth`` (with why), in the same
-    transaction, so the caller must let it commit (it does not raise)."""
+    transaction, so the caller must let it commit (it does not raise). A token far from
+    expiry is used as the caller's row has it, without the lock: the worker reads Shopify in
+    the middle of a batch, and a lock on the shop row there would order it against every
+    other worker's batch of that shop."""
+    if not refresh_due(shop, now) and not shop.needs_auth and shop.uninstalled_at is None and shop.access_token_encrypted is not None:
+        return cipher.decrypt(shop.access_token_encrypted)
     locked = shops.lock(session, shop.domain)
     if locked is None or locked.uninstalled_at is not None or locked.needs_auth or locked.access_token_encrypted is None:
         return None
@@ -133,6 +138,12 @@ def access_token(session: Session, shop: Shop, now: datetime, endpoint: TokenEnd
             return tokens.access_token
     mark_needs_auth(session, locked, reason)
     return None
+
+
+def refresh_due(shop: Shop, now: datetime) -> bool:
+    """Whether the shop's access token expires within ``REFRESH_AHEAD`` (its next use
+    refreshes it, a call to Shopify that cannot be undone)."""
+    return shop.access_token_encrypted is not None and shop.access_token_expires_at is not None and shop.access_token_expires_at <= now + REFRESH_AHEAD
 
 
 def mark_needs_auth(session: Session, shop: Shop, reason: str) -> None:

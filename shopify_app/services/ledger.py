@@ -78,8 +78,10 @@ def due_payouts(session: Session, shop: Shop) -> tuple[list[Record], list[Payout
 
 
 def pay(session: Session, shop: Shop, plans: list[PayoutPlan], as_of: datetime) -> list[Payout]:
+    """Pay the plans in (affiliate, currency) order: each moves its affiliate's balance totals,
+    and the worker's batches write theirs in that key order too, so the two never deadlock."""
     store = LedgerStore(session, shop.id)
-    return [store.pay(p.affiliate, p.currency, p.record_ids, p.total, as_of) for p in plans]
+    return [store.pay(p.affiliate, p.currency, p.record_ids, p.total, as_of) for p in sorted(plans, key=lambda p: (p.affiliate, p.currency))]
 
 
 def run_payouts(session: Session, shop: Shop, as_of: datetime) -> list[Payout]:

@@ -30,7 +30,7 @@ from sqlmodel import Session
 from ledger.errors import IdempotencyConflict
 from policy.engine import Effect
 from policy.errors import EventRefused
-from shopify_app.services import privacy
+from shopify_app.services import install, privacy
 from shopify_app.services.errors import TryLater
 from shopify_app.services.orders import Applied, apply_snapshot, replay_settlements
 from shopify_app.services.reading import Readers
@@ -72,7 +72,9 @@ def try_batch(
     applied = sorted({(shop.id, one.order_id) for delivery, one in zip(batch, parsed)
                       if isinstance(one, Parsed) and _applies(one, shop := shop_of[delivery.shop_domain])})
     orders.lock_in_order(session, applied, now)
-    if len(batch) > 1:
+    # Not optimistic when a try may refresh a shop's token: a refresh token works once, and
+    # a pass undone and run again would send it twice.
+    if len(batch) > 1 and not (readers is not None and any(shop and install.refresh_due(shop, now) for shop in shop_of.values())):
         try:
             with session.begin_nested():
                 return _pass(session, batch, parsed, shop_of, applied, now, readers, max_attempts, careful=False)
@@ -190,10 +192,11 @@ def _read(
     or not paid yet)."""
     snapshot = parsed.snapshot
     try:
+        # Outside the savepoint below: a token refreshed here must be kept when the read is undone.
+        reader = readers(session, shop, now)
+        if reader is None:
+            return None, ""
         with savepoint(session):
-            reader = readers(session, shop, now)
-            if reader is None:
-                return None, ""
             if isinstance(snapshot, ReturnSnapshot) and not snapshot.complete:
                 snapshot = reader.return_(snapshot.return_id)
             order = reader.order(parsed.order_id)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 _KEY = "clawback.batch"
@@ -149,8 +150,8 @@ def savepoint(session: Session) -> Iterator[None]:
         with session.begin_nested():
             yield
         return
-    batch.frames.append(_Frame())
     if batch.writes is None:
+        batch.frames.append(_Frame())
         try:
             with session.begin_nested():
                 yield
@@ -160,12 +161,15 @@ def savepoint(session: Session) -> Iterator[None]:
     else:
         session.flush()  # what the ORM holds is written before, so a failure can tell what the try wrote
         writes = batch.writes
+        batch.frames.append(_Frame())
         try:
             yield
         except BaseException as error:
             batch.frames.pop()
-            if batch.writes != writes or session.new or session.dirty or session.deleted:
-                raise Spoiled(f"{type(error).__name__} after the try wrote to the database") from error
+            # A database error spoils the pass too: PostgreSQL refuses every later statement
+            # of a transaction after one failed, and only a savepoint would have saved it.
+            if batch.writes != writes or isinstance(error, DBAPIError) or session.new or session.dirty or session.deleted:
+                raise Spoiled(f"{type(error).__name__} after the try wrote, or from the database") from error
             raise
     inner = batch.frames.pop()
     batch.changes.merge(inner)

@@ -125,14 +125,20 @@ class LedgerStore:
 
     def hold(self, order_ids: Sequence[str]) -> None:
         """Read the records of these orders in one statement and hold them in the open batch,
-        whose tries then read them from memory (with what they posted since)."""
+        whose tries then read them from memory (with what they posted since). An order with a
+        record that no longer reads is left out, so only its own try fails."""
         batch = batches.current(self.session)
         if batch is None or not order_ids:
             return
-        held = {(self.shop_id, order_id): [] for order_id in order_ids}
-        for record in _with_status(self.session, _RECORDS.c.shop_id == self.shop_id, _RECORDS.c.order_id.in_(list(order_ids))):
-            held[(self.shop_id, record.order_id)].append(record)
-        batch.records.update(held)
+        held: dict[tuple[int, str], list[Record] | None] = {(self.shop_id, order_id): [] for order_id in order_ids}
+        for row in self.session.execute(_SELECT.where(_RECORDS.c.shop_id == self.shop_id, _RECORDS.c.order_id.in_(list(order_ids)))):
+            key = (self.shop_id, row.order_id)
+            try:
+                if held[key] is not None:
+                    held[key].append(_to_record(row))
+            except Exception:  # noqa: BLE001 - not held: its own try reads the order again and fails alone
+                held[key] = None
+        batch.records.update({key: records for key, records in held.items() if records is not None})
 
     def records_in_status(self, status: Status) -> list[Record]:
         return _with_status(self.session, LedgerRecord.shop_id == self.shop_id, _STATUS == status.value)

@@ -84,14 +84,18 @@ def lock_in_order(session: Session, keys: Sequence[batches.OrderKey], now: datet
 
 
 def hold(session: Session, keys: Sequence[batches.OrderKey]) -> None:
-    """Read these (locked) orders, one statement per shop, and hold them in the open batch."""
+    """Read these (locked) orders, one statement per shop, and hold them in the open batch.
+    An order whose stored facts no longer read is left out, so only its own try fails."""
     batch = batches.current(session)
     by_shop: dict[int, list[str]] = {}
     for shop_id, order_id in keys:
         by_shop.setdefault(shop_id, []).append(order_id)
     for shop_id, order_ids in by_shop.items():
-        rows = session.connection().execute(select(*_COLUMNS).where(_ORDERS.c.shop_id == shop_id, _ORDERS.c.order_id.in_(order_ids)))
-        batch.orders.update({(shop_id, row.order_id): _locked(shop_id, row) for row in rows})
+        for row in session.connection().execute(select(*_COLUMNS).where(_ORDERS.c.shop_id == shop_id, _ORDERS.c.order_id.in_(order_ids))):
+            try:
+                batch.orders[(shop_id, row.order_id)] = _locked(shop_id, row)
+            except Exception:  # noqa: BLE001 - not held: its own try reads it again (``lock``) and fails alone
+                continue
 
 
 _SAVE = update(_ORDERS).where(_ORDERS.c.id == bindparam("row_id")).values(facts_json=bindparam("facts_json"), updated_at=bindparam("now"))

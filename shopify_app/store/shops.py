@@ -16,9 +16,11 @@ def find(session: Session, domain: str) -> Shop | None:
 
 
 def lock(session: Session, domain: str) -> Shop | None:
-    """The shop's row, locked until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite's
-    writer already holds the database), read fresh rather than from the session's cache."""
-    query = select(Shop).where(Shop.domain == domain).with_for_update().execution_options(populate_existing=True)
+    """The shop's row, locked until the transaction ends (PostgreSQL ``FOR NO KEY UPDATE``;
+    SQLite's writer already holds the database), read fresh rather than from the session's
+    cache. Not ``FOR UPDATE``: that waits for every transaction that inserted a row pointing
+    at the shop (a foreign key takes ``FOR KEY SHARE``), the worker's batches included."""
+    query = select(Shop).where(Shop.domain == domain).with_for_update(key_share=True).execution_options(populate_existing=True)
     return session.scalars(query).first()
 
 

@@ -5,17 +5,22 @@ tried again one delivery per transaction."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, select
+from cryptography.fernet import Fernet
+from sqlalchemy import event, select, update
 
 from shopify_app import worker
 from shopify_app.config import Config
-from shopify_app.services import orders as services_orders, shops as registry
+from shopify_app.dev import samples as payloads
+from shopify_app.services import install, orders as services_orders, shops as registry
 from shopify_app.services.errors import TryLater
-from shopify_app.store import batch as batches, orders as order_rows, totals
-from shopify_app.store.tables import BalanceTotal
+from shopify_app.services.process import try_batch
+from shopify_app.shopify.oauth import InvalidRefreshToken, TokenSet
+from shopify_app.store import batch as batches, inbox, orders as order_rows, totals
+from shopify_app.store.crypto import TokenCipher
+from shopify_app.store.tables import BalanceTotal, OrderRow, WebhookDelivery
 from tests.support.deliveries import SHOP, balances_agree, enqueue, inbox_statuses, ledger_outcome, setup_shop, workload
 
 
@@ -136,3 +141,66 @@ def test_a_batch_that_fails_as_a_whole_is_tried_again_one_delivery_per_transacti
     assert inbox_statuses(database) == expected_inbox
     assert ledger_outcome(database) == expected
     assert balances_agree(database)
+
+
+def test_an_order_whose_stored_facts_no_longer_read_fails_alone(database) -> None:
+    """Bad stored data of one shop's order is not held by the batch: only its own try fails,
+    and the other shop's deliveries in the same batch are applied."""
+    other = "other-shop.myshopify.com"
+    setup_shop(database)
+    setup_shop(database, other)
+    now = datetime.now(timezone.utc)
+    with database.transaction() as session:
+        shop_id = registry.require_shop(session, SHOP).id
+        order_rows.lock_in_order(session, [(shop_id, "501")], now)
+        session.execute(update(OrderRow).where(OrderRow.order_id == "501").values(facts_json='{"order_id": "501", "parked": [{"type": "legacy"}]}'))
+    enqueue(database, [("refunds/create", payloads.refund(1, 501, [(5010, 1, "10.00")], created_at=now.isoformat()))])
+    enqueue(database, _sales(5, seed=6), domain=other)
+    report = worker.run(database, Config(database_url=database.url), until_idle=True)
+    assert report.tried == 6 and report.statuses == {"received": 1, "done": 5}
+    with database.reading() as session:
+        note = session.execute(select(WebhookDelivery.last_error).where(WebhookDelivery.shop_domain == SHOP)).scalar_one()
+    assert note.startswith("KeyError")  # kept, retried, and visible with why
+    assert len({row[0] for row in ledger_outcome(database, other)}) == 5
+
+
+def test_a_token_is_refreshed_once_even_when_the_batch_is_tried_again(database, monkeypatch) -> None:
+    """A refresh token works once. A batch with a shop whose token is due for a refresh is
+    tried carefully from the start, so a try that spoils it cannot make the refresh repeat."""
+    setup_shop(database)
+    cipher = TokenCipher(Fernet.generate_key())
+    now = datetime.now(timezone.utc)
+    with database.transaction() as session:
+        shop = registry.require_shop(session, SHOP)
+        install.store_tokens(shop, TokenSet("at1", ("read_orders",), now + timedelta(minutes=1), "rt1", now + timedelta(days=80)), cipher)
+        session.add(shop)
+    sent: list[str] = []
+
+    class Endpoint:
+        def refresh(self, _shop, refresh_token, *, now):
+            sent.append(refresh_token)
+            if sent.count(refresh_token) > 1:
+                raise InvalidRefreshToken("used")
+            return TokenSet("at2", ("read_orders",), now + timedelta(hours=1), "rt2", now + timedelta(days=90))
+
+    class Reader:
+        def order(self, _order_id):
+            return None  # not visible yet: the refund stays parked
+
+    def readers(session, shop, now):
+        return Reader() if install.access_token(session, shop, now, Endpoint(), cipher) else None
+
+    # A refund before its order (parked: its order is read from Shopify, refreshing the token),
+    # then a sale whose try fails after writing.
+    enqueue(database, [("refunds/create", payloads.refund(9001, 5001, [(50011, 1, "10.00")], created_at=now.isoformat())),
+                       ("orders/paid", payloads.order(5002, [(50021, "20.00", 1)], code="ANNA", created_at=now.isoformat()))])
+    save = order_rows.save
+    monkeypatch.setattr(order_rows, "save", lambda session, locked, *args: (
+        (_ for _ in ()).throw(ConnectionResetError("lost")) if locked.order_id == "5002" else save(session, locked, *args)))
+    with database.transaction() as session:
+        settled = try_batch(session, inbox.claim(session, now + timedelta(seconds=1), database.is_postgres, 20), now, readers)
+    assert [status.value for _, status in settled] == ["parked", "received"]
+    assert sent == ["rt1"]
+    with database.reading() as session:
+        shop = registry.require_shop(session, SHOP)
+        assert not shop.needs_auth and cipher.decrypt(shop.refresh_token_encrypted) == "rt2"
