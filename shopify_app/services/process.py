@@ -28,6 +28,7 @@ from typing import Sequence
 from sqlmodel import Session
 
 from ledger.errors import IdempotencyConflict
+from policy.attribution import code_keys
 from policy.engine import Effect
 from policy.errors import EventRefused
 from shopify_app.services import install, privacy
@@ -37,7 +38,7 @@ from shopify_app.services.reading import Readers
 from shopify_app.shopify.errors import NeedsFetch, PayloadError
 from shopify_app.shopify.http import ShopifyError
 from shopify_app.shopify.parse import Parsed, identify, parse_delivery
-from shopify_app.shopify.snapshots import CustomerRedact, DataRequest, ReturnSnapshot, ScopesUpdate, ShopRedact, ShopSnapshot
+from shopify_app.shopify.snapshots import CustomerRedact, DataRequest, OrderSnapshot, ReturnSnapshot, ScopesUpdate, ShopRedact, ShopSnapshot
 from shopify_app.shopify.topics import TopicKind
 from shopify_app.store import batch as batches, inbox, orders, shops
 from shopify_app.store.batch import savepoint
@@ -92,6 +93,7 @@ def _pass(
     settled = []
     with batches.opened(session, careful=careful) as held:
         orders.hold(session, applied)
+        _hold_affiliates(session, batch, parsed, shop_of)
         for shop_id in {shop_id for shop_id, _ in applied}:
             LedgerStore(session, shop_id).hold([order_id for held_shop, order_id in applied if held_shop == shop_id])
         for delivery, one in zip(batch, parsed):
@@ -100,6 +102,16 @@ def _pass(
             settlement = one if isinstance(one, Settlement) else _try(session, shop_of[delivery.shop_domain], delivery, one, now, readers)
             settled.append((delivery.id, inbox.finish(session, delivery, settlement, now, max_attempts)))
     return settled
+
+
+def _hold_affiliates(session: Session, batch: Sequence[Claimed], parsed: list, shop_of: dict) -> None:
+    """The affiliates the batch's orders name by code, one read per shop (``store.shops``)."""
+    keys: dict[int, set[str]] = {}
+    for delivery, one in zip(batch, parsed):
+        if isinstance(one, Parsed) and isinstance(one.snapshot, OrderSnapshot) and (shop := shop_of[delivery.shop_domain]) is not None:
+            keys.setdefault(shop.id, set()).update(code_keys(one.snapshot.clues))
+    for shop_id, wanted in keys.items():
+        shops.hold_affiliates(session, shop_id, wanted)
 
 
 def _parse(delivery: Claimed) -> Parsed | Settlement:

@@ -69,6 +69,8 @@ class Batch:
         self.finished: list[dict] = []
         self.parked: set[tuple[str, str]] = set()
         self.writes: int | None = None  # statements that wrote, counted in an optimistic pass only
+        # (shop id, code key) -> the affiliate, or None: read once for the batch's paid orders.
+        self.affiliates: dict[tuple[int, str], Any] = {}
 
     def count_write(self, _connection, _cursor, statement: str, *_rest) -> None:
         if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):

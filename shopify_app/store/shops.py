@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
+from shopify_app.store import batch as batches
 from shopify_app.store.tables import Affiliate, Shop
 
 _AFFILIATES = Affiliate.__table__
@@ -33,10 +34,24 @@ def affiliates(session: Session, shop_id: int) -> list[Affiliate]:
 
 
 def affiliates_by_keys(session: Session, shop_id: int, keys: set[str]) -> list[Affiliate]:
-    """The shop's affiliates whose code keys (case-folded codes) are among ``keys``."""
+    """The shop's affiliates whose code keys (case-folded codes) are among ``keys``: as the
+    open batch holds them (``hold_affiliates``), or read."""
     if not keys:
         return []
+    batch = batches.current(session)
+    if batch is not None and all((shop_id, key) in batch.affiliates for key in keys):
+        return [found for key in sorted(keys) if (found := batch.affiliates[(shop_id, key)]) is not None]
     return list(session.scalars(select(Affiliate).where(Affiliate.shop_id == shop_id, Affiliate.code_key.in_(sorted(keys)))))
+
+
+def hold_affiliates(session: Session, shop_id: int, keys: set[str]) -> None:
+    """Read the shop's affiliates with these code keys in one statement and hold them (and
+    which keys name none) in the open batch: each paid order of the batch looks its codes up."""
+    batch = batches.current(session)
+    if batch is None or not keys:
+        return
+    found = {row.code_key: row for row in session.scalars(select(Affiliate).where(Affiliate.shop_id == shop_id, Affiliate.code_key.in_(sorted(keys))))}
+    batch.affiliates.update({(shop_id, key): found.get(key) for key in keys})
 
 
 def find_affiliate(session: Session, shop_id: int, code: str) -> Affiliate | None:

@@ -88,6 +88,7 @@ def test_a_batch_writes_each_changed_total_once(database) -> None:
     assert sum("FROM ledger_records" in s for s in statements) == 1
     assert sum(s.startswith("UPDATE orders") for s in statements) == 1
     assert sum("FROM orders" in s for s in statements) == 1
+    assert sum("FROM affiliates" in s for s in statements) == 1  # the codes of all 12 sales, read once
     assert sum(s.startswith("UPDATE webhook_deliveries") for s in statements) == 1  # how each try settled, one executemany
     assert balances_agree(database)
 
