@@ -53,10 +53,11 @@ class Config:
     worker_max_attempts: int = 8
     # Deliveries per worker transaction: one commit, one claim, one read of the orders and
     # one write of each changed row per batch (``store.batch``; its orders are locked in key
-    # order first, so two workers never deadlock). Not more: on SQLite the batch holds the
-    # write lock the webhook intake needs, ~1-2 ms per delivery (bench/RESULTS.md).
-    worker_batch: int = 20
-    worker_batch_sqlite: int = 20
+    # order first, so two workers never deadlock). 50, not 20: 458 -> 572/s on SQLite and
+    # 372 -> 445/s with two PostgreSQL workers (bench/RESULTS.md, 2026-12-02). On SQLite a
+    # batch holds the write lock for ~85 ms (1.7 ms per delivery): an intake running beside
+    # the worker may wait that long for its INSERT, far inside Shopify's 5 s.
+    worker_batch: int = 50
     parked_attention_hours: int = 24
     reconcile_every: timedelta = timedelta(hours=6)  # per shop, by the worker: webhooks are not guaranteed
     # Finished deliveries older than this are deleted by the worker (store.inbox.prune): at
@@ -68,11 +69,6 @@ class Config:
     inbox_prune_batch: int = 1000
     inbox_prune_batch_sqlite: int = 200
     inbox_prune_batches: int = 20
-
-    @property
-    def batch_size(self) -> int:
-        """Deliveries per worker transaction on this database."""
-        return self.worker_batch_sqlite if self.is_sqlite else self.worker_batch
 
     @property
     def prune_batch(self) -> int:

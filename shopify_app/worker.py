@@ -49,7 +49,7 @@ def process_batch(
 ) -> list[tuple[int, DeliveryStatus]]:
     """Claim a batch of runnable deliveries and try each once, in ONE transaction
     (``services.process.try_batch``)."""
-    limit = limit or config.batch_size
+    limit = limit or config.worker_batch
     with database.transaction() as session:
         batch = inbox.claim(session, due_by or now, database.is_postgres, limit)
         return try_batch(session, batch, now, readers, config.worker_max_attempts)
@@ -116,10 +116,10 @@ def run(
         try:
             results = process_batch(database, config, now, due_by=started if until_idle else now, readers=readers, limit=limit)
         except Exception:  # noqa: BLE001 - only a batch: one delivery per transaction raises as before
-            if (limit or config.batch_size) == 1:
+            if (limit or config.worker_batch) == 1:
                 raise
             log.warning("a batch failed as a whole and was rolled back; its deliveries are tried one per transaction", exc_info=True)
-            limit, single = 1, config.batch_size
+            limit, single = 1, config.worker_batch
             continue
         if single:
             single -= len(results)

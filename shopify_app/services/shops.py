@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import lru_cache
 
 from sqlmodel import Session
 
@@ -41,7 +42,15 @@ def shop_settings(shop: Shop) -> Settings:
     """The shop's settings as stored. Stored values were validated when set; a value stored
     by an older version that is out of today's bounds raises ``SettingError`` here, which
     stops this shop's work visibly and no other shop's."""
-    return Settings.from_strings(json.loads(shop.settings_json or "{}"))
+    return _settings_from(shop.settings_json or "{}")
+
+
+@lru_cache(maxsize=1024)
+def _settings_from(stored: str) -> Settings:
+    """Settings read from their stored JSON, once per distinct text: every try of the worker
+    needs its shop's, and reading them (exact decimals, bounds) was 5 % of a try. ``Settings``
+    is frozen, so one object may serve every caller; a text that does not read raises each time."""
+    return Settings.from_strings(json.loads(stored))
 
 
 def update_settings(session: Session, shop: Shop, assignments: dict[str, str]) -> Settings:
