@@ -364,6 +364,7 @@ def main() -> None:
         f"{args.duration:g} s (≤ {args.max_connections} connections; latency counted from each delivery's scheduled send). "
         f"Every server: gunicorn, {args.workers} worker processes: sync workers for the bare endpoint (they answer `Connection: close`, so "
         f"each delivery opens a TCP connection), threaded ones for `clawback serve` ({THREADS} threads each, connections kept alive). "
+        "Access log: none for the bare endpoint; `clawback serve` logs every request but the acknowledged deliveries. "
         f"The asyncio load generator (1 process) shares the 2 cores. Wall time {time.monotonic() - t_start:.0f} s.\n\n"
         "Closed loop (throughput):\n\n"
         + common.table(["target", "git", "acks/s", "× bare", "p50 ms", "p99 ms", "errors", "server CPU ms/ack", "loader CPU ms/ack",

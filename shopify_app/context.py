@@ -10,10 +10,16 @@ from shopify_app.shopify.http import ShopifyHTTP
 from shopify_app.shopify.oauth import TokenEndpoint
 from shopify_app.store.crypto import TokenCipher
 from shopify_app.store.engine import Database
+from shopify_app.store.intake import InboxWriter
 
 
 def database() -> Database:
     return current_app.extensions["clawback.db"]
+
+
+def inbox_writer() -> InboxWriter:
+    """Where the intake stores new deliveries (``store.intake``): one per app, shared by its threads."""
+    return current_app.extensions["clawback.inbox_writer"]
 
 
 def config() -> Config:

@@ -70,6 +70,19 @@ class Stored(StrEnum):
     CONFLICT = "conflict"  # the same webhook id with other content: kept, never applied
 
 
+def new_row(
+    *, webhook_id: str, shop_domain: str, topic: str, api_version: str | None, event_id: str | None, triggered_at: str | None,
+    headers: Mapping[str, str], body: bytes, now: datetime,
+) -> dict:
+    """The inbox row of a delivery just received: ``received``, due now, no attempt yet."""
+    return {
+        "webhook_id": webhook_id, "shop_domain": shop_domain, "topic": topic, "event_id": event_id,
+        "api_version": api_version, "triggered_at": triggered_at, "received_at": now,
+        "headers_json": json.dumps(dict(headers), sort_keys=True), "body": bytes(body),
+        "status": DeliveryStatus.RECEIVED.value, "attempts": 0, "next_attempt_at": now,
+    }
+
+
 def store_delivery(
     connection: Connection | Session,
     *,
@@ -91,12 +104,8 @@ def store_delivery(
     plus a digest of its content, as ``conflict`` with the reason, so it is neither lost nor
     hidden, and never applied. A retry of that copy finds it and is a duplicate too.
     """
-    values = {
-        "webhook_id": webhook_id, "shop_domain": shop_domain, "topic": topic, "event_id": event_id,
-        "api_version": api_version, "triggered_at": triggered_at, "received_at": now,
-        "headers_json": json.dumps(dict(headers), sort_keys=True), "body": bytes(body),
-        "status": DeliveryStatus.RECEIVED.value, "attempts": 0, "next_attempt_at": now,
-    }
+    values = new_row(webhook_id=webhook_id, shop_domain=shop_domain, topic=topic, api_version=api_version, event_id=event_id,
+                     triggered_at=triggered_at, headers=headers, body=body, now=now)
     if insert_on_conflict(connection, WebhookDelivery, values, ["webhook_id"]).rowcount == 1:
         return Stored.NEW
     first = connection.execute(

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -28,15 +29,20 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> tuple[str, int]:
+def home(tmp_path_factory) -> Path:
+    """The server's instance folder; its standard output (gunicorn's access log) is ``stdout.log``."""
+    return tmp_path_factory.mktemp("serve")
+
+
+@pytest.fixture(scope="module")
+def server(home) -> tuple[str, int]:
     """``clawback serve`` on SQLite with a small body limit; no worker (nothing to process)."""
-    home = tmp_path_factory.mktemp("serve")
     port = _free_port()
     env = {**os.environ, "CLAWBACK_DEV": "1", "CLAWBACK_INSTANCE_DIR": str(home), "DATABASE_URL": f"sqlite:///{home / 'db.sqlite3'}",
            "CLAWBACK_MAX_WEBHOOK_BYTES": str(LIMIT)}
     env.pop("SHOPIFY_API_SECRET", None)
     process = subprocess.Popen([CLAWBACK, "serve", "--port", str(port), "--no-worker", "--workers", "1"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=home)
+                               stdout=(home / "stdout.log").open("wb"), stderr=subprocess.PIPE, cwd=home)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -107,3 +113,23 @@ def test_clients_stalled_mid_body_never_delay_a_signed_delivery(server) -> None:
         sock.settimeout(10)
         assert sock.recv(64).startswith(b"HTTP/1.1 408")
         sock.close()
+
+
+def test_the_access_log_has_every_request_but_the_acknowledged_deliveries(server, home) -> None:
+    def status(method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> int:
+        connection = http.client.HTTPConnection(*server, timeout=10)
+        connection.request(method, path, body=body, headers=headers or {})
+        answer = connection.getresponse().status
+        connection.close()
+        return answer
+
+    body = _body(300)
+    assert status("POST", "/webhooks/", body, signed_headers(body, "orders/paid", SHOP, webhook_id="wh-logged")) == 200
+    assert status("POST", "/webhooks/", body, signed_headers(body, "orders/paid", SHOP, secret="not-the-secret")) == 401
+    assert status("GET", "/healthz") == 200
+    deadline = time.monotonic() + 10  # gunicorn writes a request's line after its answer, each worker on its own
+    wanted = ('"POST /webhooks/ HTTP/1.1" 401 ', '"GET /healthz HTTP/1.1" 200 ')
+    while not all(line in (log := (home / "stdout.log").read_text()) for line in wanted) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert '"POST /webhooks/ HTTP/1.1" 401 ' in log and '"GET /healthz HTTP/1.1" 200 ' in log
+    assert '"POST /webhooks/ HTTP/1.1" 200 ' not in log

@@ -10,6 +10,7 @@ import json
 import threading
 
 import pytest
+from flask import request
 from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder, run_wsgi_app
@@ -296,3 +297,38 @@ def test_unreachable_database_is_not_acknowledged() -> None:
 def test_get_is_not_a_redirect(client) -> None:
     assert client.get("/webhooks").status_code == 405
     assert client.get("/webhooks/").status_code == 405
+
+
+# -- the intake's own app: nothing of the admin on Shopify's path ---------------------------------
+
+
+def test_the_intake_paths_reach_the_intake_app_and_every_other_path_the_full_app(app, client, database) -> None:
+    seen: list[tuple[str, str]] = []
+    app.extensions["clawback.intake"].before_request(lambda: seen.append(("intake", request.path)))
+    app.before_request(lambda: seen.append(("full", request.path)))
+    answers = [
+        post_webhook(client, "orders/paid", ORDER, webhook_id="wh-a").status_code,
+        post_webhook(client, "orders/paid", ORDER, webhook_id="wh-b", path="/webhooks/").status_code,
+        client.get("/webhooks").status_code,
+        post_webhook(client, "orders/paid", ORDER, path="/webhooks/extra").status_code,
+        post_webhook(client, "orders/paid", ORDER, path="/webhooksx").status_code,
+        client.get("/healthz").status_code,
+        client.get("/nothing-here").status_code,
+    ]
+    assert answers == [200, 200, 405, 404, 404, 200, 404]
+    assert seen == [("intake", "/webhooks"), ("intake", "/webhooks/"), ("intake", "/webhooks"), ("full", "/webhooks/extra"),
+                    ("full", "/webhooksx"), ("full", "/healthz"), ("full", "/nothing-here")]
+    assert [r.webhook_id for r in rows(database)] == ["wh-a", "wh-b"]
+
+
+def test_webhook_answers_carry_none_of_the_admin_headers_that_its_pages_do(client, database) -> None:
+    stored = post_webhook(client, "orders/paid", ORDER, webhook_id="wh-plain")
+    refused = post_webhook(client, "orders/paid", ORDER, secret="some-other-secret")
+    wrong_method = client.get(f"/webhooks?shop={SHOP}")  # an HTML answer, which the admin would frame for the shop
+    for answer, status in ((stored, 200), (refused, 401), (wrong_method, 405)):
+        assert answer.status_code == status
+        assert {"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "Set-Cookie"}.isdisjoint(answer.headers)
+    assert wrong_method.mimetype == "text/html"
+    page = client.get(f"/auth/session-token?shop={SHOP}&shopify-reload=/")
+    assert page.headers["Content-Security-Policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com;"
+    assert client.get(f"/nothing-here?shop={SHOP}").headers["Content-Security-Policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com;"

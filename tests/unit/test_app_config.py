@@ -92,8 +92,9 @@ def routes(tmp_path_factory) -> dict[str, set[str]]:
 
     app = create_app(Config(database_url=f"sqlite:///{tmp_path_factory.mktemp('routes') / 'db.sqlite3'}"), migrate=True)
     found: dict[str, set[str]] = {}
-    for rule in app.url_map.iter_rules():
-        found.setdefault(rule.rule, set()).update(rule.methods or ())
+    for routed in (app, app.extensions["clawback.intake"]):  # the intake's paths are served by its own app
+        for rule in routed.url_map.iter_rules():
+            found.setdefault(rule.rule, set()).update(rule.methods or ())
     return found
 
 
