@@ -11,7 +11,7 @@ from sqlmodel import Session
 from policy.events import ReviewDecided
 from shopify_app.services.errors import InvalidInput, NotFound
 from shopify_app.services.orders import apply_snapshot
-from shopify_app.store import inbox, reviews
+from shopify_app.store import inbox, orders, reviews
 from shopify_app.store.inbox import DeliveryStatus
 from shopify_app.store.tables import Shop
 
@@ -69,6 +69,10 @@ def decide(session: Session, shop: Shop, delivery_id: int, accepted: bool, by: s
     if held is None or not (held.business_key or "").startswith("refund:"):
         raise NotFound(f"delivery {delivery_id} holds nothing for review")
     verdict = "accepted" if accepted else "rejected"
+    # The order's lock first, as the worker takes it (its batches lock orders, then write
+    # their deliveries' rows): taken the other way round, a batch redacting this delivery's
+    # body while holding the order would wait for us while we wait for it.
+    orders.lock(session, shop.id, held.order_id, now)
     # Settle the delivery first: of two decisions racing, the second finds it settled and
     # its whole unit of work (records, audit row) rolls back.
     if not inbox.resolve_review(session, shop.domain, delivery_id, DeliveryStatus.DONE,
