@@ -62,7 +62,7 @@ def _usable(shop: Shop, now: datetime) -> bool:
     """Whether the shop holds a token that works now or can be refreshed."""
     if shop.needs_auth or shop.access_token_encrypted is None:
         return False
-    if shop.access_token_expires_at is None or shop.access_token_expires_at > now + REFRESH_AHEAD:
+    if not refresh_due(shop, now):
         return True
     return shop.refresh_token_encrypted is not None and (shop.refresh_token_expires_at is None or shop.refresh_token_expires_at > now)
 
@@ -117,12 +117,12 @@ def access_token(session: Session, shop: Shop, now: datetime, endpoint: TokenEnd
     expiry is used as the caller's row has it, without the lock: the worker reads Shopify in
     the middle of a batch, and a lock on the shop row there would order it against every
     other worker's batch of that shop."""
-    if not refresh_due(shop, now) and not shop.needs_auth and shop.uninstalled_at is None and shop.access_token_encrypted is not None:
+    if _holds_token(shop) and not refresh_due(shop, now):
         return cipher.decrypt(shop.access_token_encrypted)
     locked = shops.lock(session, shop.domain)
-    if locked is None or locked.uninstalled_at is not None or locked.needs_auth or locked.access_token_encrypted is None:
+    if locked is None or not _holds_token(locked):
         return None
-    if locked.access_token_expires_at is None or locked.access_token_expires_at > now + REFRESH_AHEAD:
+    if not refresh_due(locked, now):  # another worker refreshed it while we waited for the lock
         return cipher.decrypt(locked.access_token_encrypted)
     refresh = locked.refresh_token_encrypted
     if refresh is None or (locked.refresh_token_expires_at is not None and locked.refresh_token_expires_at <= now):
@@ -138,6 +138,11 @@ def access_token(session: Session, shop: Shop, now: datetime, endpoint: TokenEnd
             return tokens.access_token
     mark_needs_auth(session, locked, reason)
     return None
+
+
+def _holds_token(shop: Shop) -> bool:
+    """Installed, not waiting for its merchant, and holding an access token."""
+    return shop.uninstalled_at is None and not shop.needs_auth and shop.access_token_encrypted is not None
 
 
 def refresh_due(shop: Shop, now: datetime) -> bool:

@@ -66,8 +66,9 @@ def try_batch(
     change of them, of the balance totals and of the deliveries' statuses is written once at
     the end. A batch of several is first tried optimistically, without a database savepoint
     per try; if a try fails after writing, that pass is undone and the batch tried carefully,
-    a savepoint per try (``store.batch.opened``). With ``readers``, what a webhook could not tell is read from Shopify in the same
-    try: the order of an event that arrived before it, a thin return, an edit's new lines."""
+    a savepoint per try (``store.batch.opened``). With ``readers``, what a webhook could not
+    tell is read from Shopify in the same try: the order of an event that arrived before it, a
+    thin return, an edit's new lines."""
     parsed = [_parse(delivery) for delivery in batch]
     shop_of = {domain: shops.find(session, domain) for domain in sorted({delivery.shop_domain for delivery in batch})}
     applied = sorted({(shop.id, one.order_id) for delivery, one in zip(batch, parsed)
